@@ -1,0 +1,92 @@
+"""Layered comparison of one output: present -> type -> shape -> dtype -> finite -> values.
+
+The first layer that fails decides the verdict, so a student is told the most basic problem
+first and values are never compared on an array of the wrong shape (PrairieLearn's order).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .spec import Tol
+
+NDARRAY = "numpy.ndarray"
+SCALAR_TYPES = {"builtins.float", "builtins.int", "numpy.float64", NDARRAY}
+
+
+@dataclass
+class Verdict:
+    output: str
+    ok: bool
+    code: str | None = None     #: stable diagnosis code of a structural failure
+    message: str = ""
+    rel_error: float | None = None
+    index: tuple | None = None  #: where the largest error is
+    got_value: float | None = None
+    expected_value: float | None = None
+
+
+def rel_error(got: np.ndarray, expected: np.ndarray, tol: Tol) -> tuple[float, tuple]:
+    """max|got - expected| / max(max|expected|, floor), and the index of the largest error."""
+    diff = np.abs(got - expected)
+    scale = max(float(np.max(np.abs(expected), initial=0.0)), tol.scale_floor)
+    if diff.size == 0:
+        return 0.0, ()
+    where = np.unravel_index(int(np.argmax(diff)), diff.shape)
+    return float(diff[where]) / scale, tuple(int(i) for i in where)
+
+
+def within(got: np.ndarray, expected: np.ndarray, tol: Tol) -> bool:
+    diff = float(np.max(np.abs(got - expected), initial=0.0))
+    scale = max(float(np.max(np.abs(expected), initial=0.0)), tol.scale_floor)
+    return diff <= tol.rtol * scale + tol.atol
+
+
+def _shape_text(shape) -> str:
+    return "a scalar" if tuple(shape) == () else f"shape {tuple(shape)}"
+
+
+def compare(name: str, expected: np.ndarray, got: np.ndarray | None, *, scalar: bool,
+            tol: Tol, type_info: dict | None = None, problem: str | None = None) -> Verdict:
+    """Judge one output. ``got`` is the float64 array the grader decoded; ``type_info`` is what
+    the worker observed of the original object (its type, dtype and shape)."""
+    info = type_info or {}
+    if problem is not None or got is None:
+        code = "shape_mismatch" if problem and ("tuple" in problem or "dict" in problem) else "wrong_type"
+        return Verdict(name, False, code, f"`{name}` {problem or 'is missing'}")
+    kind = info.get("type", NDARRAY)
+    if scalar:
+        if kind not in SCALAR_TYPES or got.shape != ():
+            what = f"an array of shape {tuple(got.shape)}" if got.shape != () else f"a {kind}"
+            return Verdict(name, False, "shape_mismatch", f"`{name}` should be a float, got {what}")
+    else:
+        if kind != NDARRAY:
+            return Verdict(name, False, "wrong_type", f"`{name}` is a {kind}; expected a numpy.ndarray")
+        if got.shape != expected.shape:
+            return Verdict(
+                name, False, "shape_mismatch",
+                f"`{name}` has the wrong shape: got {_shape_text(got.shape)}, expected {_shape_text(expected.shape)}",
+            )
+    dtype = info.get("dtype")
+    if dtype is not None and dtype != "float64":
+        return Verdict(name, False, "wrong_dtype", f"`{name}` has dtype {dtype}; expected float64")
+    if np.all(np.isfinite(expected)) and not np.all(np.isfinite(got)):
+        bad = np.argwhere(~np.isfinite(got))
+        first = tuple(int(i) for i in bad[0]) if got.ndim else ()
+        value = got[first] if got.ndim else got
+        return Verdict(
+            name, False, "nonfinite",
+            f"`{name}` contains {len(bad)} non-finite value(s) (first: {value} at {list(first)})",
+            index=first,
+        )
+    err, where = rel_error(got, expected, tol)
+    if within(got, expected, tol):
+        return Verdict(name, True, rel_error=err, index=where)
+    return Verdict(
+        name, False, None,
+        f"`{name}`: max relative error {err:.3g} at {list(where)}, threshold {tol.rtol:g}",
+        rel_error=err, index=where,
+        got_value=float(got[where]) if got.ndim else float(got),
+        expected_value=float(expected[where]) if expected.ndim else float(expected),
+    )

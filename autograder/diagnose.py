@@ -1,0 +1,154 @@
+"""Name the mistake: a catalogue of known backprop errors, each with a stable code, one
+sentence and a fix hint, and detectors that test a wrong output against the expected one on
+the same inputs.
+
+Generic detectors need nothing but the two arrays (a transpose, a constant factor, a sign, an
+unreduced batch axis). Mistakes that need a model of the wrong computation ("sigma' evaluated
+on the activation") are declared per part as ``variants``: the assignment computes the wrong
+answer on the same inputs, and a match names the code.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from .compare import within
+from .spec import Tol
+
+DETECT_TOL = Tol(rtol=1e-6)  #: a looser match for "is this the known wrong answer?"
+
+
+@dataclass(frozen=True)
+class Mistake:
+    code: str
+    sentence: str  #: "{out}" is replaced by the output's name
+    hint: str
+
+
+CATALOGUE: dict[str, Mistake] = {m.code: m for m in [
+    Mistake("transposed", "{out} is the transpose of the expected result.",
+            "Check the order of the matrix product: with Z = X W^T + b, dW = dZ^T X has W's shape (out, in)."),
+    Mistake("scaled_by_N", "{out} is off by a factor of the batch size N ({factor}).",
+            "The loss is averaged over the batch: the 1/N appears exactly once, in the output gradient."),
+    Mistake("scaled_const", "{out} is the expected result times a constant ({factor}).",
+            "Look for a missing or extra constant factor, e.g. the 1/2 of the MSE or a doubled term."),
+    Mistake("sign_flipped", "{out} has the opposite sign of the expected result.",
+            "Check the sign of (prediction - target) and of the update direction."),
+    Mistake("bias_not_reduced", "{out} is a per-sample gradient: it is not summed over the batch.",
+            "The bias is shared by all N rows, so its gradient sums dZ over axis 0."),
+    Mistake("reduced_wrong_axis", "{out} is summed over the wrong axis.",
+            "Sum over the batch axis (axis 0 for row-major batches), keeping one entry per unit."),
+    Mistake("sigmoid_prime_on_activation", "{out} uses sigma'(A) = sigma(sigma(z))(1 - sigma(sigma(z))) instead of sigma'(Z).",
+            "sigma'(z) = sigma(z)(1 - sigma(z)) = A(1 - A): evaluate it on Z, or use A directly, never sigma'(A)."),
+    Mistake("extra_sigmoid_prime", "{out} multiplies by sigma' at a layer that has no sigmoid.",
+            "The output layer is linear (or softmax + cross-entropy): dZ2 = (Y_hat - Y)/N with no sigma' factor."),
+    Mistake("missing_activation_grad", "{out} is missing the activation's derivative.",
+            "Back through A = sigma(Z): dZ = dA * sigma'(Z), elementwise."),
+    Mistake("overflow", "{out}: exp overflowed on large inputs.",
+            "Use a stable form: for sigmoid, branch on the sign of z; for softmax, subtract the row max first."),
+    Mistake("log_of_zero", "{out}: log(0) on saturated inputs.",
+            "Compute the loss from the logits with log-sum-exp (e.g. np.logaddexp) instead of log(sigmoid(z))."),
+    Mistake("input_mutated", "the function modified its input array(s) {names} in place.",
+            "Work on copies (e.g. Z = Z - Z.max(...), not Z -= ...); the caller still needs its arrays."),
+    Mistake("shape_mismatch", "{out} has the wrong shape or structure.",
+            "Compare your result's .shape with the documented one; keep length-1 axes (no squeeze)."),
+    Mistake("wrong_type", "{out} is not a numpy array / float.",
+            "Return numpy arrays (np.ndarray) and Python or numpy floats, not lists or other objects."),
+    Mistake("wrong_dtype", "{out} is not float64.",
+            "Keep float64 throughout: do not cast to float32 or int."),
+    Mistake("nonfinite", "{out} contains NaN or inf where the expected result is finite.",
+            "Look for overflow in exp, log of 0, or 0/0."),
+    Mistake("timeout", "the call did not finish within the time limit.",
+            "Look for an infinite loop or a stopping rule that never triggers."),
+    Mistake("memory_limit", "the call ran out of memory.",
+            "Avoid building N x N (or larger) intermediate arrays."),
+    Mistake("crashed", "the call crashed the worker process.",
+            "Avoid os._exit, sys.exit and native crashes; raise exceptions instead."),
+    Mistake("error", "the call raised an exception.", "Read the traceback below."),
+    Mistake("not_implemented", "{out} is not implemented yet (NotImplementedError).",
+            "Replace the `raise NotImplementedError` with your code."),
+    Mistake("missing_function", "the function is not defined in the submission.",
+            "Keep the exact function name and signature from the handout."),
+    Mistake("load_error", "the file could not be run.", "Fix the error shown; it stops every part."),
+    Mistake("forbidden_import", "the submission imports an autograd library.",
+            "Compute the gradients with numpy only; torch/jax/tensorflow/autograd are refused."),
+    Mistake("forbidden_warning", "{out} raised a floating-point warning this part forbids.",
+            "Make the computation numerically stable for large inputs."),
+    Mistake("property", "{out} violates a required property.", ""),
+    Mistake("wrong_values", "{out} has wrong values.", ""),
+]}
+
+
+def sentence(code: str, out: str = "the result", **fmt) -> str:
+    mistake = CATALOGUE.get(code)
+    if mistake is None:
+        return code
+    text = mistake.sentence.format(out=f"`{out}`", **{"factor": "", "names": "", **fmt})
+    return text[0].upper() + text[1:]
+
+
+def hint(code: str) -> str:
+    mistake = CATALOGUE.get(code)
+    return mistake.hint if mistake else ""
+
+
+def _fit_factor(got: np.ndarray, expected: np.ndarray) -> float | None:
+    denom = float(np.sum(expected * expected))
+    if denom == 0.0 or got.shape != expected.shape:
+        return None
+    return float(np.sum(got * expected)) / denom
+
+
+def detect_values(got: np.ndarray, expected: np.ndarray, *, batch: int | None) -> tuple[str, dict] | None:
+    """Generic value detectors for a wrong output: (code, sentence fields) or None."""
+    if not (np.all(np.isfinite(got)) and np.all(np.isfinite(expected))):
+        return None
+    if got.ndim == 2 and got.shape == expected.shape[::-1] and within(got.T, expected, DETECT_TOL):
+        return "transposed", {}
+    if got.shape == expected.shape and got.ndim == 2 and got.shape[0] == got.shape[1] \
+            and within(got.T, expected, DETECT_TOL) and not within(got, expected, DETECT_TOL):
+        return "transposed", {}
+    if batch and got.shape == (batch, *expected.shape):
+        if within(got.sum(axis=0), expected, DETECT_TOL) or within(got.mean(axis=0), expected, DETECT_TOL) \
+                or within(got.sum(axis=0) / batch, expected, DETECT_TOL):
+            return "bias_not_reduced", {}
+    if got.shape != expected.shape or float(np.max(np.abs(expected), initial=0.0)) < 1e-300:
+        return None
+    if within(-got, expected, DETECT_TOL):
+        return "sign_flipped", {}
+    if batch and batch > 1:
+        if within(got, expected * batch, DETECT_TOL):
+            return "scaled_by_N", {"factor": "N times too large"}
+        if within(got, expected / batch, DETECT_TOL):
+            return "scaled_by_N", {"factor": "N times too small"}
+    factor = _fit_factor(got, expected)
+    if factor is not None and abs(factor - 1) > 1e-3 and abs(factor) > 1e-8 \
+            and within(got, factor * expected, DETECT_TOL):
+        if factor < 0 and batch and abs(abs(factor) - batch) < 1e-6 * batch:
+            return "sign_flipped", {}
+        return "scaled_const", {"factor": f"factor {factor:.4g}"}
+    return None
+
+
+def detect_variants(got: dict[str, np.ndarray], name: str,
+                    variants: dict[str, Callable[[dict, dict], dict]],
+                    inputs: dict, expected: dict[str, np.ndarray]) -> str | None:
+    """The first declared model mistake whose output matches what the student returned."""
+    mine = got.get(name)
+    if mine is None:
+        return None
+    for code, model in variants.items():
+        try:
+            wrong = model(inputs, expected)
+        except Exception:  # a variant that does not apply to this case
+            continue
+        candidate = wrong.get(name) if isinstance(wrong, dict) else None
+        if candidate is None:
+            continue
+        candidate = np.asarray(candidate, dtype=np.float64)
+        if candidate.shape == mine.shape and np.all(np.isfinite(candidate)) \
+                and within(mine, candidate, DETECT_TOL) and not within(candidate, expected[name], DETECT_TOL):
+            return code
+    return None

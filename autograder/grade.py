@@ -1,0 +1,303 @@
+"""The grading pipeline: load -> cases -> oracles -> run -> compare -> diagnose -> score.
+
+``grade()`` is the API behind ``bpgrade grade`` and ``bpgrade check``. Only this process
+decides scores; the worker only ever returns plain arrays.
+"""
+from __future__ import annotations
+
+import ast
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+
+from . import cases as casegen
+from . import diagnose, project
+from .cases import Case
+from .compare import Verdict, compare
+from .isolation import FORBIDDEN_MODULES, Limits
+from .load import SubmissionError, load_source
+from .oracle import Oracles
+from .report import CaseResult, PartResult, Report
+from .run import CallResult, Sandbox, Submission
+from .score import part_score
+from .spec import Assignment, Part
+
+MODES = ("check", "grade")
+
+
+@dataclass
+class Judged:
+    ok: bool
+    code: str | None
+    message: str
+    detail: str = ""
+    rel_error: float | None = None
+    verdicts: list[Verdict] = field(default_factory=list)
+
+
+# ------------------------------------------------------------------ static checks
+
+def forbidden_imports(source: str) -> list[str]:
+    """Autograd libraries the source imports (statically: import statements and
+    ``__import__``/``import_module`` calls with a literal name)."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return []
+    found = []
+    for node in ast.walk(tree):
+        names: Iterable[str] = ()
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names = [node.module]
+        elif isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant) \
+                and isinstance(node.args[0].value, str):
+            func = node.func
+            fname = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+            if fname in ("__import__", "import_module"):
+                names = [node.args[0].value]
+        for name in names:
+            top = name.split(".")[0]
+            if top in FORBIDDEN_MODULES and top not in found:
+                found.append(top)
+    return found
+
+
+# ------------------------------------------------------------------ judging one case
+
+def _error_code(call: CallResult) -> tuple[str, str]:
+    err = call.error or {}
+    etype, msg = err.get("type", ""), err.get("message", "")
+    if etype == "NotImplementedError":
+        return "not_implemented", "not implemented yet (raises NotImplementedError)"
+    if etype in ("ImportError", "ModuleNotFoundError") and "is not allowed" in msg:
+        return "forbidden_import", msg
+    if etype == "MemoryError":
+        return "memory_limit", "ran out of memory"
+    text = f"raised {etype}: {msg}" if msg else f"raised {etype}"
+    if err.get("traceback"):
+        text += "\n" + err["traceback"]
+    return "error", text
+
+
+def judge(assignment: Assignment, part: Part, case: Case, call: CallResult,
+          expected: dict[str, np.ndarray], *, public: bool) -> Judged:
+    fn = assignment.function(part.function)
+    if call.status == "timeout":
+        return Judged(False, "timeout", f"timed out ({call.detail})")
+    if call.status == "crashed":
+        return Judged(False, "crashed", f"the worker process died during the call ({call.detail})")
+    if call.status == "memory_limit":
+        return Judged(False, "memory_limit", "ran out of memory (the worker's memory limit)")
+    if call.status == "error":
+        code, text = _error_code(call)
+        return Judged(False, code, text)
+    if call.status != "ok":
+        return Judged(False, "crashed", f"no result ({call.status}: {call.detail})")
+
+    scalars = {o.name: o.scalar for o in fn.returns.outs}
+    verdicts = []
+    for name in assignment.graded_outputs(part):
+        verdicts.append(compare(
+            name, expected[name], call.outputs.get(name), scalar=scalars[name], tol=part.tol_for(name),
+            type_info=call.types.get(name), problem=call.problems.get(name),
+        ))
+    bad = [v for v in verdicts if not v.ok]
+    worst = max((v.rel_error for v in verdicts if v.rel_error is not None), default=None)
+    if bad:
+        v = bad[0]
+        code = _refine(v, part, case, call, expected)
+        message = diagnose.sentence(code, v.output)
+        detail = v.message
+        if public and v.got_value is not None:
+            detail += f" (got {v.got_value:.6g}, expected {v.expected_value:.6g})"
+        return Judged(False, code, message, detail, v.rel_error, verdicts)
+    warned = [w for w in part.forbid if w in call.warnings]
+    if warned:
+        code = "overflow" if "overflow" in warned else "forbidden_warning"
+        out = assignment.graded_outputs(part)[0]
+        return Judged(False, code, diagnose.sentence(code, out),
+                      f"numpy reported a floating-point {', '.join(warned)} warning during the call", worst, verdicts)
+    if call.mutated:
+        names = ", ".join(f"`{n}`" for n in call.mutated)
+        return Judged(False, "input_mutated", diagnose.sentence("input_mutated", names=names), "", worst, verdicts)
+    inputs_outputs = {k: v for k, v in call.outputs.items()}
+    for check in part.checks:
+        problem = check(case.inputs, inputs_outputs)
+        if problem:
+            return Judged(False, "property", problem, "", worst, verdicts)
+    return Judged(True, None, "", "", worst, verdicts)
+
+
+def _refine(v: Verdict, part: Part, case: Case, call: CallResult, expected: dict[str, np.ndarray]) -> str:
+    """Turn a failed comparison into the most specific code the catalogue has."""
+    got = call.outputs.get(v.output)
+    if v.code == "nonfinite":  # log(0) is the root cause when both appear (overflow -> p = 0 -> log p)
+        if "divide" in call.warnings:
+            return "log_of_zero"
+        if "overflow" in call.warnings:
+            return "overflow"
+        return "nonfinite"
+    if got is None or v.code in ("wrong_type", "wrong_dtype"):
+        return v.code or "wrong_values"
+    code = diagnose.detect_variants(call.outputs, v.output, dict(part.variants), case.inputs, expected)
+    if code:
+        return code
+    batch = (case.dims or {}).get("N")
+    found = diagnose.detect_values(got, expected[v.output], batch=batch)
+    if found:
+        return found[0]
+    if "overflow" in call.warnings:
+        return "overflow"
+    return v.code or "wrong_values"
+
+
+# ------------------------------------------------------------------ the pipeline
+
+def _seed(mode: str, assignment_id: str, student_seed: int | None, base: Path | None) -> tuple[int, ...]:
+    if mode == "check":
+        return (project.PUBLIC_SEED,)
+    hidden = project.hidden_seed(assignment_id, base)
+    return (hidden,) if student_seed is None else (hidden, int(student_seed))
+
+
+def grade(submission: str | Path | None = None, *, assignment: str, mode: str = "grade",
+          seed: int | None = None, source: str | None = None, sandbox: Sandbox | None = None,
+          base: Path | None = None, figures_dir: Path | None = None, limits: Limits | None = None) -> Report:
+    """Grade one submission (a path, or ``source`` text). ``mode="check"`` is the student's
+    local check: public cases, torch oracle only, no hidden material needed."""
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}")
+    own_sandbox = sandbox is None
+    if own_sandbox:  # fork the zygote before any reference or hidden case is loaded
+        sandbox = Sandbox(limits=limits or Limits())
+    try:
+        spec = project.load_assignment(assignment, base)
+        seeds = _seed(mode, assignment, seed, base)
+        reference = project.load_reference(spec, base) if mode == "grade" else None
+        oracles = Oracles(spec, torch_oracle=project.load_torch_oracle(spec), reference=reference)
+        report = Report(assignment=spec.id, title=spec.title, mode=mode, oracles=oracles.names,
+                        seed=None if mode == "grade" else seeds[0], max_score=spec.max_score)
+        try:
+            if source is None:
+                source = load_source(submission, prefer=spec.id)
+        except SubmissionError as exc:
+            return _unloadable(report, spec, "load_error", str(exc))
+        forbidden = forbidden_imports(source)
+        if forbidden:
+            report.notes.append(f"forbidden import(s): {', '.join(forbidden)}")
+            return _unloadable(report, spec, "forbidden_import",
+                               f"the submission imports {', '.join(forbidden)}; use numpy only")
+        with Submission(sandbox, source, str(spec.folder / "assignment.py"),
+                        load_timeout=spec.time_limit * 2) as sub:
+            load = sub.load()
+            report.protections = sub.protections
+            if load.stdout:
+                report.notes.append("output while loading:\n" + load.stdout)
+            if load.status != "loaded":
+                err = load.error or {}
+                text = {
+                    "syntax_error": "the file has a syntax error",
+                    "load_error": "running the file raised an error",
+                    "timeout": "running the file did not finish",
+                    "crashed": "the worker died while running the file",
+                }.get(load.status, load.status)
+                if err:
+                    text += f": {err.get('type', '')}: {err.get('message', '')}"
+                    if err.get("traceback"):
+                        text += "\n" + err["traceback"]
+                elif load.detail:
+                    text += f" ({load.detail})"
+                code = "forbidden_import" if "is not allowed" in text else (
+                    "timeout" if load.status == "timeout" else "load_error")
+                return _unloadable(report, spec, code, text)
+            _grade_parts(report, spec, sub, oracles, seeds, public=(mode == "check"), figures_dir=figures_dir)
+        return report
+    finally:
+        if own_sandbox:
+            sandbox.close()
+
+
+def _unloadable(report: Report, spec: Assignment, code: str, message: str) -> Report:
+    report.load_error = message
+    for part in spec.parts:
+        report.parts.append(PartResult(
+            name=part.name, function=part.function, max_score=float(part.points), score=0.0,
+            passed=0, total=0, diagnoses=[code], tolerance=part.tol.describe(),
+            feedback=f"{diagnose.sentence(code)} {message}".strip(),
+        ))
+    return report
+
+
+def _groups(spec: Assignment) -> dict[str, list[Part]]:
+    groups: dict[str, list[Part]] = {}
+    for part in spec.parts:
+        groups.setdefault(part.cases_key, []).append(part)
+    return groups
+
+
+def _grade_parts(report: Report, spec: Assignment, sub: Submission, oracles: Oracles,
+                 seeds: tuple[int, ...], *, public: bool, figures_dir: Path | None) -> None:
+    defined = sub.load_result.defined
+    for key, parts in _groups(spec).items():
+        lead = parts[0]
+        fn = spec.function(lead.function)
+        group_part = Part(key, lead.points, lead.function, lead.cases)  # cases are keyed by group
+        cases = casegen.generate(group_part, seeds)
+        results: dict[str, list[tuple[Case, Judged]]] = {p.name: [] for p in parts}
+        shown: dict[str, list] = {p.name: [] for p in parts}
+        state = defined.get(fn.name, "missing")
+        timed_out = False
+        for case in cases:
+            expected = oracles.expected(lead, case)
+            if state != "ok":
+                code = "missing_function"
+                text = f"`{fn.name}` is {'not defined' if state == 'missing' else 'not a function'} in the submission"
+                for p in parts:
+                    results[p.name].append((case, Judged(False, code, text)))
+                continue
+            if timed_out:
+                call = CallResult("timeout", detail="an earlier case of this part timed out; not run")
+            else:
+                call = sub.call(fn.name, case.inputs, fn.returns.to_plain(), spec.time_limit)
+                timed_out = call.status == "timeout"
+            for p in parts:
+                judged = judge(spec, p, case, call, expected, public=public)
+                results[p.name].append((case, judged))
+                if p.figure is not None and call.status == "ok":
+                    shown[p.name].append((case, call.outputs, expected))
+        for p in parts:
+            report.parts.append(_part_result(spec, p, results[p.name], public=public))
+            if p.figure is not None and shown[p.name] and figures_dir is not None:
+                png = p.figure(shown[p.name])
+                if png:
+                    figures_dir.mkdir(parents=True, exist_ok=True)
+                    path = figures_dir / f"{spec.id}.{p.name}.png"
+                    path.write_bytes(png)
+                    report.parts[-1].figures.append(str(path))
+
+
+def _part_result(spec: Assignment, part: Part, judged: list[tuple[Case, Judged]], *, public: bool) -> PartResult:
+    passed = sum(j.ok for _, j in judged)
+    total = len(judged)
+    score = part_score(float(part.points), passed, total, all_or_nothing=part.all_or_nothing)
+    codes = Counter(j.code for _, j in judged if not j.ok and j.code)
+    case_results = [
+        CaseResult(id=c.id, passed=j.ok, code=j.code, message=j.message, detail=j.detail,
+                   rel_error=j.rel_error if j.rel_error is not None and math.isfinite(j.rel_error) else None,
+                   shape=c.shape_text)
+        for c, j in judged
+    ]
+    tol_text = "; ".join(
+        f"{name}: {part.tol_for(name).describe()}" for name in spec.graded_outputs(part)
+    )
+    return PartResult(
+        name=part.name, function=part.function, max_score=float(part.points), score=score,
+        passed=passed, total=total, diagnoses=[c for c, _ in codes.most_common()],
+        tolerance=tol_text, cases=case_results, public=public,
+    )

@@ -1,0 +1,178 @@
+"""Results and their renderings: terminal text, ``--json``, and Gradescope's ``results.json``.
+
+Student-facing text never contains a hidden expected value: in grading mode a failed case
+shows the diagnosis, the relative error, the threshold and where, but not the expected number.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+
+from . import diagnose
+from .score import status
+
+MAX_CASES_SHOWN = 3
+
+
+@dataclass
+class CaseResult:
+    id: str
+    passed: bool
+    code: str | None = None
+    message: str = ""
+    detail: str = ""
+    rel_error: float | None = None
+    shape: str = ""
+
+
+@dataclass
+class PartResult:
+    name: str
+    function: str
+    max_score: float
+    score: float
+    passed: int
+    total: int
+    diagnoses: list[str] = field(default_factory=list)
+    tolerance: str = ""
+    feedback: str = ""
+    cases: list[CaseResult] = field(default_factory=list)
+    public: bool = False
+    figures: list[str] = field(default_factory=list)
+    smallest_failing: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.feedback:
+            self.feedback = part_feedback(self)
+
+    @property
+    def ok(self) -> bool:
+        return self.total > 0 and self.passed == self.total
+
+
+@dataclass
+class Report:
+    assignment: str
+    title: str
+    mode: str
+    max_score: float
+    oracles: list[str] = field(default_factory=list)
+    seed: int | None = None
+    parts: list[PartResult] = field(default_factory=list)
+    protections: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    load_error: str | None = None
+
+    @property
+    def score(self) -> float:
+        return round(sum(p.score for p in self.parts), 4)
+
+    @property
+    def cases_passed(self) -> tuple[int, int]:
+        return sum(p.passed for p in self.parts), sum(p.total for p in self.parts)
+
+    def summary(self) -> str:
+        k, n = self.cases_passed
+        if self.mode == "check":
+            return f"public {k}/{n} cases passed; hidden tests run on submission"
+        return f"score {points(self.score)}/{points(self.max_score)} ({k}/{n} cases passed)"
+
+
+def points(x: float) -> str:
+    """Points for people: at most two decimals, no trailing zeros."""
+    return f"{x:.2f}".rstrip("0").rstrip(".")
+
+
+def part_feedback(part: PartResult) -> str:
+    """The text a student reads for one part."""
+    if part.total and part.passed == part.total:
+        return f"all {part.total} cases passed ({part.tolerance})"
+    failed = [c for c in part.cases if not c.passed]
+    lines = [f"{part.passed}/{part.total} cases passed"]
+    for c in failed[:MAX_CASES_SHOWN]:
+        tag = f" [{c.code}]" if c.code else ""
+        lines.append(f"- {c.id}: {c.message}{tag}")
+        if c.detail:
+            lines.append(f"    {c.detail}")
+    if len(failed) > MAX_CASES_SHOWN:
+        lines.append(f"- ... and {len(failed) - MAX_CASES_SHOWN} more failing case(s)")
+    if part.smallest_failing:
+        lines.append(f"smallest failing case: {part.smallest_failing}")
+    hints = [diagnose.hint(code) for code in part.diagnoses if diagnose.hint(code)]
+    if hints:
+        lines.append(f"hint: {hints[0]}")
+    lines.append(f"tolerance: {part.tolerance}")
+    return "\n".join(lines)
+
+
+def to_json(report: Report) -> dict:
+    return {
+        "assignment": report.assignment,
+        "title": report.title,
+        "mode": report.mode,
+        "score": report.score,
+        "max_score": report.max_score,
+        "summary": report.summary(),
+        "oracles": report.oracles,
+        "seed": report.seed,
+        "protections": report.protections,
+        "load_error": report.load_error,
+        "notes": report.notes,
+        "parts": [
+            {
+                "name": p.name, "function": p.function, "score": p.score, "max_score": p.max_score,
+                "passed": p.passed, "total": p.total, "diagnoses": p.diagnoses,
+                "feedback": p.feedback, "tolerance": p.tolerance, "figures": p.figures,
+                "smallest_failing": p.smallest_failing,
+                "cases": [asdict(c) for c in p.cases],
+            }
+            for p in report.parts
+        ],
+    }
+
+
+def to_gradescope(report: Report, *, visibility: str = "visible") -> dict:
+    """Gradescope's results.json: one test per part, a top-level score."""
+    tests = [
+        {
+            "name": p.name, "score": p.score, "max_score": p.max_score,
+            "status": status(p.score, p.max_score), "output": p.feedback, "visibility": visibility,
+        }
+        for p in report.parts
+    ]
+    output = report.summary()
+    if report.load_error:
+        output += "\n" + report.load_error
+    return {"score": report.score, "output": output, "tests": tests, "visibility": visibility,
+            "stdout_visibility": "hidden"}
+
+
+def to_text(report: Report, *, color: bool = False) -> str:
+    def paint(text: str, ok: bool) -> str:
+        if not color:
+            return text
+        return f"\x1b[{32 if ok else 31}m{text}\x1b[0m"
+
+    lines = [f"{report.title} ({report.assignment}) - {'local check, public cases' if report.mode == 'check' else 'grading'}"]
+    if report.load_error:
+        lines.append(paint(f"! {report.load_error}", False))
+    width = max((len(p.name) for p in report.parts), default=10)
+    for p in report.parts:
+        mark = "PASS" if p.ok else "FAIL"
+        lines.append(paint(f"{mark} {p.name:<{width}}  {points(p.score)}/{points(p.max_score)}", p.ok))
+        if not p.ok and not report.load_error:
+            lines += ["      " + line for line in p.feedback.splitlines()]
+        for fig in p.figures:
+            lines.append(f"      figure: {fig}")
+    lines.append(report.summary())
+    return "\n".join(lines)
+
+
+def dumps(data: dict) -> str:
+    return json.dumps(data, indent=2, allow_nan=False, default=_default)
+
+
+def _default(obj):
+    if hasattr(obj, "item"):
+        return obj.item()
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")

@@ -1,0 +1,275 @@
+"""The vocabulary an assignment folder uses to declare itself.
+
+An assignment is ``assignments/<id>/assignment.py`` defining ``ASSIGNMENT = Assignment(...)``,
+plus ``assignments/<id>/oracle.py`` (the torch.autograd oracle, one function per student
+function) and ``instructions.md`` (the math). ``assignment.py`` must import numpy only: it is
+also loaded inside the sandboxed worker, where torch is refused.
+
+Facts are declared once and checked when the file loads (see :meth:`Assignment.validate`), so a
+misspelt function, a part without cases or points that do not add up is an error for the author
+before any student is graded.
+
+Usage::
+
+    ASSIGNMENT = Assignment(
+        id="logistic_regression",
+        title="Logistic regression",
+        functions=[Function("sigmoid", args=("z",), returns=Returns.array("s"))],
+        parts=[Part("sigmoid", points=2, function="sigmoid",
+                    cases=Cases(make_z, dims={"N": (1, 9), "D": (2, 7)}), tol=Tol(rtol=1e-10))],
+    )
+"""
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+
+#: Floating-point warnings a part may forbid (numpy's names).
+WARNINGS = ("overflow", "underflow", "divide", "invalid")
+
+
+class AuthorError(Exception):
+    """The assignment definition itself is wrong (raised at load time, before any grading)."""
+
+
+@dataclass(frozen=True)
+class Tol:
+    """Scale-aware tolerance for one output.
+
+    An output passes when ``max|got - expected| <= rtol * max(max|expected|, scale_floor) + atol``.
+    The relative error shown to students is ``max|got - expected| / max(max|expected|, scale_floor)``,
+    compared with ``rtol``. Norm-wise scaling keeps near-zero gradient entries (cancellation) from
+    failing a correct answer, while any real mistake (a transpose, a factor, a sign) is off by
+    O(1) relative to the largest entry.
+    """
+
+    rtol: float = 1e-7
+    atol: float = 0.0
+    scale_floor: float = 1e-12
+
+    def describe(self) -> str:
+        text = f"relative error <= {self.rtol:g} (max-abs error / max-abs expected)"
+        return text + (f" + {self.atol:g} absolute" if self.atol else "")
+
+
+@dataclass(frozen=True)
+class Out:
+    """One named output inside a function's return value."""
+
+    name: str
+    scalar: bool = False  #: a float (0-d) rather than an array
+
+
+@dataclass(frozen=True)
+class Returns:
+    """The structure of a function's return value: one array/float, a tuple, or a dict."""
+
+    kind: str  # "single" | "tuple" | "dict"
+    outs: tuple[Out, ...]
+
+    @classmethod
+    def array(cls, name: str) -> "Returns":
+        return cls("single", (Out(name),))
+
+    @classmethod
+    def scalar(cls, name: str) -> "Returns":
+        return cls("single", (Out(name, scalar=True),))
+
+    @classmethod
+    def tuple(cls, *outs: Out) -> "Returns":
+        return cls("tuple", tuple(outs))
+
+    @classmethod
+    def dict(cls, *outs: Out) -> "Returns":
+        return cls("dict", tuple(outs))
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(o.name for o in self.outs)
+
+    def to_plain(self) -> dict:
+        return {"kind": self.kind, "outs": [[o.name, o.scalar] for o in self.outs]}
+
+    def describe(self) -> str:
+        if self.kind == "single":
+            return "a float" if self.outs[0].scalar else "a numpy array"
+        inner = ", ".join(o.name for o in self.outs)
+        return f"a tuple ({inner})" if self.kind == "tuple" else f"a dict with keys {{{inner}}}"
+
+
+@dataclass(frozen=True)
+class Function:
+    """A student function: its name, argument names, and return structure.
+
+    ``prepare`` (optional) turns the plain inputs of a case into call arguments, e.g. builds the
+    ``f`` and ``grad`` callables of a quadratic from arrays ``A`` and ``b``. It runs in the
+    worker for the student's call and in the grader for the reference, so it must be numpy-only.
+    """
+
+    name: str
+    args: tuple[str, ...]
+    returns: Returns
+    prepare: Callable[[dict], dict] | None = None
+
+
+@dataclass(frozen=True)
+class Cases:
+    """Random cases drawn from a shape vocabulary.
+
+    ``make(rng, **dims)`` builds the inputs of one case from a seeded generator and a size per
+    letter. Letters in ``dims`` map to inclusive ``(low, high)`` ranges; random cases give
+    different letters different sizes where the ranges allow (so a transposed answer cannot
+    pass by accident). ``edges`` lists size pins, e.g. ``{"N": 1}``; unpinned letters are drawn.
+    Shrinking (smallest failing case) walks the same letters down towards their lows.
+    """
+
+    make: Callable[..., dict]
+    dims: Mapping[str, tuple[int, int]]
+    random: int = 6
+    edges: Sequence[Mapping[str, int]] = ()
+    distinct: bool = True
+    shrink: bool = True
+
+
+@dataclass(frozen=True)
+class Probes:
+    """Named hand-designed cases (huge logits, saturated probabilities...): ``name -> make(rng)``."""
+
+    makers: Mapping[str, Callable[[np.random.Generator], dict]]
+
+
+@dataclass(frozen=True)
+class Part:
+    """A graded unit: points for the outputs of one function over one set of cases.
+
+    Score = points x (passing cases / cases). ``outputs`` selects which outputs of the function
+    this part grades (default: all), each with ``tol``; several parts may grade different outputs
+    of the same call (the call runs once). ``forbid`` names floating-point warnings that fail a
+    case (e.g. ``("overflow",)`` for a stable sigmoid). ``checks`` are extra properties
+    ``check(inputs, outputs) -> str | None`` (a message when violated), run in the grader.
+    ``variants`` name model mistakes for diagnosis: ``code -> fn(inputs, expected) -> outputs``.
+    ``figure(items) -> png bytes`` draws feedback from ``[(case, got, expected), ...]``.
+    """
+
+    name: str
+    points: float
+    function: str
+    cases: Cases | Probes
+    tol: Tol = Tol()
+    outputs: tuple[str, ...] | None = None
+    tols: Mapping[str, Tol] = field(default_factory=dict)
+    forbid: tuple[str, ...] = ()
+    checks: tuple[Callable[[dict, dict], str | None], ...] = ()
+    variants: Mapping[str, Callable[[dict, dict], dict]] = field(default_factory=dict)
+    all_or_nothing: bool = False
+    group: str = ""
+    figure: Callable[[list], bytes | None] | None = None
+
+    @property
+    def cases_key(self) -> str:
+        """Parts of one group share their cases and the student's calls (e.g. ``backward.W1``
+        and ``backward.b1`` both grade one call of ``backward``); the key also names the cases."""
+        return self.group or self.name
+
+    def tol_for(self, output: str) -> Tol:
+        return self.tols.get(output, self.tol)
+
+
+@dataclass
+class Assignment:
+    id: str
+    title: str
+    functions: Sequence[Function]
+    parts: Sequence[Part]
+    time_limit: float = 5.0  #: wall-clock seconds per call
+    summary: str = ""
+    hooks: Mapping[str, Callable[..., Any]] = field(default_factory=dict)
+    folder: Any = None  #: set by the loader
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    # ---- lookups
+    def function(self, name: str) -> Function:
+        for fn in self.functions:
+            if fn.name == name:
+                return fn
+        raise KeyError(name)
+
+    def part(self, name: str) -> Part:
+        for p in self.parts:
+            if p.name == name:
+                return p
+        raise KeyError(name)
+
+    def graded_outputs(self, part: Part) -> tuple[str, ...]:
+        return part.outputs or self.function(part.function).returns.names
+
+    @property
+    def max_score(self) -> float:
+        return float(sum(p.points for p in self.parts))
+
+    # ---- checks on load
+    def validate(self) -> None:
+        def fail(msg: str) -> None:
+            raise AuthorError(f"assignment {self.id!r}: {msg}")
+
+        if not self.id.isidentifier():
+            fail("id must be a Python identifier (it is also the stub's module name)")
+        names = [f.name for f in self.functions]
+        if len(set(names)) != len(names):
+            fail(f"duplicate function names in {names}")
+        if not self.parts:
+            fail("declares no parts")
+        seen: set[str] = set()
+        groups: dict[str, Part] = {}
+        for p in self.parts:
+            first = groups.setdefault(p.cases_key, p)
+            if first.function != p.function or first.cases is not p.cases:
+                fail(f"parts {first.name!r} and {p.name!r} share group {p.cases_key!r} "
+                     "but not the same function and cases")
+            where = f"part {p.name!r}"
+            if p.name in seen:
+                fail(f"{where} is declared twice")
+            seen.add(p.name)
+            if p.function not in names:
+                fail(f"{where} grades unknown function {p.function!r} (known: {names})")
+            if not (isinstance(p.points, (int, float)) and p.points > 0):
+                fail(f"{where} needs positive points, got {p.points!r}")
+            fn = self.function(p.function)
+            for out in p.outputs or ():
+                if out not in fn.returns.names:
+                    fail(f"{where} grades output {out!r}; {fn.name} returns {fn.returns.names}")
+            for out in p.tols:
+                if out not in fn.returns.names:
+                    fail(f"{where} has a tolerance for unknown output {out!r}")
+            for w in p.forbid:
+                if w not in WARNINGS:
+                    fail(f"{where} forbids unknown warning {w!r} (known: {WARNINGS})")
+            for tol in [p.tol, *p.tols.values()]:
+                if not (0 < tol.rtol < 1 and tol.atol >= 0):
+                    fail(f"{where} has an invalid tolerance {tol}")
+            if isinstance(p.cases, Cases):
+                params = list(inspect.signature(p.cases.make).parameters)
+                if params[:1] != ["rng"] or set(params[1:]) != set(p.cases.dims):
+                    fail(f"{where}: make{tuple(params)} must take (rng, {', '.join(p.cases.dims)})")
+                for letter, (lo, hi) in p.cases.dims.items():
+                    if not 1 <= lo <= hi:
+                        fail(f"{where}: dimension {letter} has an empty range ({lo}, {hi})")
+                for pin in p.cases.edges:
+                    unknown = set(pin) - set(p.cases.dims)
+                    if unknown:
+                        fail(f"{where}: edge {dict(pin)} pins unknown letters {sorted(unknown)}")
+                if p.cases.random + len(p.cases.edges) == 0:
+                    fail(f"{where} has no cases")
+            elif isinstance(p.cases, Probes):
+                if not p.cases.makers:
+                    fail(f"{where} has no probes")
+            else:
+                fail(f"{where}: cases must be Cases(...) or Probes(...)")
+        for hook in self.hooks:
+            if not (hook.startswith("before_") or hook.startswith("after_")):
+                fail(f"hook {hook!r} must be named before_<stage> or after_<stage>")

@@ -1,0 +1,185 @@
+"""Plain-data messages across the trust boundary: a JSON header plus named ``.npy`` arrays.
+
+No pickle crosses in either direction. Every read is size-capped, and every ``.npy`` header
+is parsed and checked (magic, dtype allow-list, shape, byte count) *before* anything is
+allocated, so a hostile worker can neither make the grader unpickle, nor make it allocate
+terabytes, nor smuggle an object array, an ndarray subclass or a lying ``__array__`` through.
+
+Frame layout (all integers little-endian)::
+
+    u32 header_len | header (UTF-8 JSON object) | for each name in header["arrays"]: u64 len | .npy bytes
+"""
+from __future__ import annotations
+
+import ast
+import io
+import json
+import os
+import select
+import struct
+import time
+
+import numpy as np
+
+MAX_HEADER_BYTES = 256 * 1024
+MAX_ARRAY_BYTES = 64 * 1024 * 1024
+MAX_FRAME_BYTES = 128 * 1024 * 1024
+NPY_MAGIC = b"\x93NUMPY"
+
+# What each side accepts. The grader only takes real float64 back; inputs may carry integers.
+REPLY_DTYPES = frozenset({"<f8"})
+INPUT_DTYPES = frozenset({"<f8", "<i8", "|b1"})
+
+
+class TransportError(Exception):
+    """The peer sent something that is not a well-formed message within the caps."""
+
+
+class Timeout(Exception):
+    """No complete message arrived before the deadline."""
+
+
+class Closed(TransportError):
+    """The peer closed its end (it exited or crashed)."""
+
+
+# ---------------------------------------------------------------- encoding
+
+def encode(header: dict, arrays: dict[str, np.ndarray] | None = None) -> bytes:
+    arrays = arrays or {}
+    header = dict(header, arrays=list(arrays))
+    head = json.dumps(header, allow_nan=True).encode()
+    parts = [struct.pack("<I", len(head)), head]
+    for name in arrays:
+        buf = io.BytesIO()
+        np.save(buf, np.asarray(arrays[name], order="C"), allow_pickle=False)
+        blob = buf.getvalue()
+        parts += [struct.pack("<Q", len(blob)), blob]
+    return b"".join(parts)
+
+
+def parse_npy(blob: bytes, allowed: frozenset[str]) -> np.ndarray:
+    """Decode one ``.npy`` blob after validating its header against its real length."""
+    if len(blob) < 10 or not blob.startswith(NPY_MAGIC):
+        raise TransportError("array blob does not start with the .npy magic")
+    major = blob[6]
+    if major == 1:
+        (hlen,) = struct.unpack("<H", blob[8:10])
+        start = 10
+    elif major in (2, 3):
+        if len(blob) < 12:
+            raise TransportError("truncated .npy header")
+        (hlen,) = struct.unpack("<I", blob[8:12])
+        start = 12
+    else:
+        raise TransportError(f"unsupported .npy version {major}")
+    if hlen > 4096 or start + hlen > len(blob):
+        raise TransportError("oversized or truncated .npy header")
+    try:
+        meta = ast.literal_eval(blob[start:start + hlen].decode("latin1"))
+    except (ValueError, SyntaxError) as exc:
+        raise TransportError(f"unreadable .npy header: {exc}") from None
+    if not isinstance(meta, dict) or set(meta) != {"descr", "fortran_order", "shape"}:
+        raise TransportError("malformed .npy header")
+    descr, fortran, shape = meta["descr"], meta["fortran_order"], meta["shape"]
+    if descr not in allowed:
+        raise TransportError(f"dtype {descr!r} is not accepted (allowed: {sorted(allowed)})")
+    if not isinstance(shape, tuple) or len(shape) > 8 or not all(
+        isinstance(s, int) and 0 <= s for s in shape
+    ):
+        raise TransportError(f"bad shape {shape!r} in .npy header")
+    dtype = np.dtype(descr)
+    count = int(np.prod(shape, dtype=np.int64)) if shape else 1
+    payload = len(blob) - start - hlen
+    if count * dtype.itemsize != payload:
+        raise TransportError(
+            f".npy header claims {count * dtype.itemsize} bytes of data, frame carries {payload}"
+        )
+    arr = np.frombuffer(blob, dtype=dtype, count=count, offset=start + hlen)
+    arr = arr.reshape(shape, order="F" if fortran else "C")
+    return np.array(arr, dtype=dtype, copy=True, order="C")  # own, writable, plain ndarray
+
+
+def decode(frame: bytes, allowed: frozenset[str]) -> tuple[dict, dict[str, np.ndarray]]:
+    view = memoryview(frame)
+    if len(view) < 4:
+        raise TransportError("truncated frame")
+    (hlen,) = struct.unpack("<I", view[:4])
+    if hlen > MAX_HEADER_BYTES or 4 + hlen > len(view):
+        raise TransportError("oversized or truncated message header")
+    try:
+        header = json.loads(bytes(view[4:4 + hlen]).decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise TransportError(f"message header is not JSON: {exc}") from None
+    if not isinstance(header, dict):
+        raise TransportError("message header is not a JSON object")
+    names = header.get("arrays", [])
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise TransportError("message header has a bad 'arrays' list")
+    arrays: dict[str, np.ndarray] = {}
+    pos = 4 + hlen
+    for name in names:
+        if pos + 8 > len(view):
+            raise TransportError(f"missing array {name!r}")
+        (blen,) = struct.unpack("<Q", view[pos:pos + 8])
+        pos += 8
+        if blen > MAX_ARRAY_BYTES or pos + blen > len(view):
+            raise TransportError(f"array {name!r} is oversized or truncated")
+        arrays[name] = parse_npy(bytes(view[pos:pos + blen]), allowed)
+        pos += blen
+    if pos != len(view):
+        raise TransportError("trailing bytes after the last array")
+    return header, arrays
+
+
+# ---------------------------------------------------------------- a framed channel on one fd
+
+class Channel:
+    """Length-prefixed frames over a file descriptor (pipe or socket), with deadlines."""
+
+    def __init__(self, fd: int, allowed: frozenset[str]):
+        self.fd = fd
+        self.allowed = allowed
+
+    def send(self, header: dict, arrays: dict[str, np.ndarray] | None = None) -> None:
+        data = encode(header, arrays)
+        frame = struct.pack("<Q", len(data)) + data
+        view = memoryview(frame)
+        while view:
+            n = os.write(self.fd, view)
+            view = view[n:]
+
+    def recv(self, timeout: float | None = None) -> tuple[dict, dict[str, np.ndarray]]:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        (size,) = struct.unpack("<Q", self._read_exact(8, deadline))
+        if size > MAX_FRAME_BYTES:
+            raise TransportError(f"frame of {size} bytes exceeds the {MAX_FRAME_BYTES}-byte cap")
+        return decode(self._read_exact(size, deadline), self.allowed)
+
+    def _read_exact(self, n: int, deadline: float | None) -> bytes:
+        chunks, got = [], 0
+        while got < n:
+            if deadline is not None:
+                left = deadline - time.monotonic()
+                if left <= 0 or not _readable(self.fd, left):
+                    raise Timeout()
+            chunk = os.read(self.fd, min(n - got, 1 << 20))
+            if not chunk:
+                raise Closed("peer closed the channel")
+            chunks.append(chunk)
+            got += len(chunk)
+        return b"".join(chunks)
+
+    def close(self) -> None:
+        try:
+            os.close(self.fd)
+        except OSError:
+            pass
+
+
+def _readable(fd: int, timeout: float) -> bool:
+    if hasattr(select, "poll"):
+        poller = select.poll()
+        poller.register(fd, select.POLLIN | select.POLLHUP | select.POLLERR)
+        return bool(poller.poll(max(0, int(timeout * 1000) + 1)))
+    return bool(select.select([fd], [], [], timeout)[0])

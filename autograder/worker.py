@@ -1,0 +1,265 @@
+"""The untrusted side: runs inside a confined worker process, never in the grader.
+
+It loads the submission's source, then answers call requests one at a time: build the
+arguments from plain arrays, call the student's function, and send back plain float64 arrays
+plus facts (types, warnings, captured output, error text). It never sees an expected value,
+and nothing it says is a verdict: the grader validates and judges every reply itself.
+
+Also runnable as ``python -m autograder.worker --fd N`` (the spawn fallback for platforms
+without a safe ``fork``).
+"""
+from __future__ import annotations
+
+import importlib.util
+import io
+import os
+import sys
+import time
+import traceback
+from contextlib import redirect_stderr, redirect_stdout
+
+import numpy as np
+
+from . import isolation
+from .transport import INPUT_DTYPES, Channel, Closed
+
+SUBMISSION_FILE = "<submission>"
+
+
+class CappedIO(io.StringIO):
+    """A stdout/stderr replacement that keeps only the first ``cap`` characters."""
+
+    def __init__(self, cap: int):
+        super().__init__()
+        self.cap, self.dropped = cap, 0
+
+    def write(self, s: str) -> int:
+        s = str(s)
+        room = self.cap - self.tell()
+        if room > 0:
+            super().write(s[:room])
+        self.dropped += max(0, len(s) - max(room, 0))
+        return len(s)
+
+    def text(self) -> str:
+        out = self.getvalue()
+        return out + (f"\n... [{self.dropped} more characters not shown]" if self.dropped else "")
+
+
+def unflatten(scalars: dict, arrays: dict[str, np.ndarray]) -> dict:
+    """``{"params.W1": a}`` -> ``{"params": {"W1": a}}``; scalars come from the JSON header."""
+    out: dict = {}
+    for key, value in [*scalars.items(), *arrays.items()]:
+        head, _, rest = key.partition(".")
+        if rest:
+            out.setdefault(head, {})[rest] = value
+        else:
+            out[head] = value
+    return out
+
+
+def describe_type(value) -> dict:
+    info = {"type": type(value).__module__ + "." + type(value).__qualname__}
+    if isinstance(value, np.ndarray):
+        info.update(dtype=str(value.dtype), shape=list(value.shape))
+    elif isinstance(value, np.generic):
+        info.update(dtype=str(value.dtype), shape=[])
+    return info
+
+
+def to_float64(value) -> np.ndarray | None:
+    """A plain C-contiguous float64 copy of a real numeric value, or None if there is none."""
+    try:
+        arr = np.array(value, dtype=np.float64, copy=True)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    if arr.dtype != np.float64 or type(arr) is not np.ndarray:
+        return None
+    return arr
+
+
+def flatten_return(value, returns: dict) -> tuple[dict, dict, dict]:
+    """Split a return value into named outputs following the declared structure.
+
+    Returns (arrays, types, problems): float64 arrays per output, the type facts the grader
+    uses for its checks, and a structural problem per output that could not be read.
+    """
+    outs = [(name, scalar) for name, scalar in returns["outs"]]
+    kind = returns["kind"]
+    pieces: dict[str, object] = {}
+    problems: dict[str, str] = {}
+    if kind == "single":
+        pieces[outs[0][0]] = value
+    elif kind == "tuple":
+        if not isinstance(value, (tuple, list)):
+            for name, _ in outs:
+                problems[name] = (
+                    f"returned {type(value).__name__}, expected a tuple of {len(outs)} "
+                    f"({', '.join(n for n, _ in outs)})"
+                )
+        elif len(value) != len(outs):
+            for name, _ in outs:
+                problems[name] = f"returned a tuple of {len(value)} items, expected {len(outs)}"
+        else:
+            pieces = {name: v for (name, _), v in zip(outs, value)}
+    else:
+        if not isinstance(value, dict):
+            for name, _ in outs:
+                problems[name] = f"returned {type(value).__name__}, expected a dict"
+        else:
+            for name, _ in outs:
+                if name in value:
+                    pieces[name] = value[name]
+                else:
+                    problems[name] = f"the returned dict has no key {name!r} (keys: {sorted(map(str, value))[:8]})"
+    arrays, types = {}, {}
+    for name, piece in pieces.items():
+        types[name] = describe_type(piece)
+        if piece is None:
+            problems[name] = "is None (did the function forget to return it?)"
+            continue
+        arr = to_float64(piece)
+        if arr is None:
+            problems[name] = f"is a {types[name]['type']}, which is not a real number or array"
+        else:
+            arrays[name] = arr
+    return arrays, types, problems
+
+
+class Session:
+    """One loaded submission and its call loop."""
+
+    def __init__(self, channel: Channel, limits: isolation.Limits, assignment):
+        self.channel = channel
+        self.limits = limits
+        self.assignment = assignment
+        self.namespace: dict = {}
+
+    def load(self, msg: dict) -> dict:
+        out = CappedIO(self.limits.output_bytes)
+        self.namespace = {"__name__": "submission", "__file__": SUBMISSION_FILE, "__builtins__": __builtins__}
+        try:
+            code = compile(msg["source"], SUBMISSION_FILE, "exec", dont_inherit=True)
+        except SyntaxError as exc:
+            return {"status": "syntax_error", "error": _syntax_error_text(exc)}
+        with redirect_stdout(out), redirect_stderr(out):
+            try:
+                exec(code, self.namespace)
+            except BaseException as exc:  # noqa: BLE001 - SystemExit and KeyboardInterrupt included
+                return {"status": "load_error", "error": _error(exc), "stdout": out.text()}
+        defined = {
+            fn.name: ("ok" if callable(self.namespace.get(fn.name)) else
+                      "missing" if fn.name not in self.namespace else "not_callable")
+            for fn in self.assignment.functions
+        }
+        return {"status": "loaded", "defined": defined, "stdout": out.text()}
+
+    def call(self, msg: dict, arrays: dict[str, np.ndarray]) -> tuple[dict, dict]:
+        fn_spec = self.assignment.function(msg["function"])
+        inputs = unflatten(msg.get("scalars", {}), arrays)
+        originals = {k: v.copy() for k, v in arrays.items()}
+        kwargs = fn_spec.prepare(inputs) if fn_spec.prepare else inputs
+        args = [kwargs[name] for name in fn_spec.args]
+        func = self.namespace.get(fn_spec.name)
+        out = CappedIO(self.limits.output_bytes)
+        warned: list[str] = []
+
+        def on_fp_error(kind: str, _flag: int) -> None:
+            kind = str(kind).split()[0]  # "divide by zero" -> "divide", "invalid value" -> "invalid"
+            if kind not in warned:
+                warned.append(kind)
+
+        start_cpu, start_wall = time.process_time(), time.perf_counter()
+        try:
+            with redirect_stdout(out), redirect_stderr(out), np.errstate(all="call", call=on_fp_error):
+                value = func(*args)
+        except MemoryError:
+            return {"status": "memory_limit", "stdout": out.text()}, {}
+        except RecursionError as exc:
+            return {"status": "error", "error": _error(exc), "stdout": out.text()}, {}
+        except BaseException as exc:  # noqa: BLE001
+            return {"status": "error", "error": _error(exc), "stdout": out.text()}, {}
+        cpu, wall = time.process_time() - start_cpu, time.perf_counter() - start_wall
+        with redirect_stdout(out), redirect_stderr(out):
+            try:
+                result, types, problems = flatten_return(value, msg["returns"])
+            except BaseException as exc:  # noqa: BLE001 - a hostile __array__ / __len__
+                return {"status": "error", "error": _error(exc), "stdout": out.text()}, {}
+        mutated = [
+            k for k, v in originals.items()
+            if arrays[k].shape != v.shape or not np.array_equal(arrays[k], v, equal_nan=True)
+        ]
+        header = {
+            "status": "ok", "types": types, "problems": problems, "warnings": warned,
+            "mutated": mutated, "stdout": out.text(), "cpu": cpu, "wall": wall,
+        }
+        return header, {f"out.{k}": v for k, v in result.items()}
+
+    def serve(self) -> None:
+        while True:
+            try:
+                msg, arrays = self.channel.recv()
+            except Closed:
+                return
+            op = msg.get("op")
+            if op == "load":
+                self.channel.send(self.load(msg))
+            elif op == "call":
+                header, out = self.call(msg, arrays)
+                self.channel.send(header, out)
+            else:
+                return
+
+
+def _error(exc: BaseException) -> dict:
+    """Type, message and only the student's own frames of the traceback."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == SUBMISSION_FILE]
+    lines = [f"  line {f.lineno}, in {f.name}" + (f"\n    {f.line}" if f.line else "") for f in frames]
+    message = str(exc)
+    if len(message) > 2000:
+        message = message[:2000] + " ..."
+    return {"type": type(exc).__name__, "message": message, "traceback": "\n".join(lines)[:4000]}
+
+
+def _syntax_error_text(exc: SyntaxError) -> dict:
+    where = f"line {exc.lineno}" + (f", column {exc.offset}" if exc.offset else "")
+    text = (exc.text or "").rstrip()
+    return {"type": type(exc).__name__, "message": f"{exc.msg} ({where})", "traceback": f"    {text}" if text else ""}
+
+
+def load_assignment(path: str):
+    """The numpy-only ``assignment.py`` (for ``prepare`` and return structures)."""
+    spec = importlib.util.spec_from_file_location("bpgrade_assignment", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.ASSIGNMENT
+
+
+def run(fd: int, *, assignment_file: str, workdir: str, uid: int | None, limits: isolation.Limits) -> None:
+    """Confine this process, then serve requests on ``fd`` until the grader closes it."""
+    isolation.block_imports()
+    assignment = load_assignment(assignment_file)  # before file access is dropped
+    active = isolation.confine(workdir=workdir, uid=uid, limits=limits, keep_fds=(fd,))
+    channel = Channel(fd, INPUT_DTYPES)
+    channel.send({"status": "ready", "protections": active})
+    Session(channel, limits, assignment).serve()
+
+
+def main(argv: list[str] | None = None) -> None:  # spawn fallback
+    import argparse
+    import json
+
+    parser = argparse.ArgumentParser(prog="python -m autograder.worker")
+    parser.add_argument("--fd", type=int, required=True)
+    parser.add_argument("--workdir", required=True)
+    parser.add_argument("--assignment-file", required=True)
+    parser.add_argument("--limits", default="{}")
+    opts = parser.parse_args(argv)
+    for name in isolation.PREIMPORT:
+        importlib.import_module(name)
+    run(opts.fd, assignment_file=opts.assignment_file, workdir=opts.workdir, uid=None,
+        limits=isolation.Limits(**json.loads(opts.limits)))
+
+
+if __name__ == "__main__":
+    main()
