@@ -57,9 +57,11 @@ def compare(name: str, expected: np.ndarray, got: np.ndarray | None, *, scalar: 
         return Verdict(name, False, code, f"`{name}` {problem or 'is missing'}")
     kind = info.get("type", NDARRAY)
     if scalar:
-        if kind not in SCALAR_TYPES or got.shape != ():
-            what = f"an array of shape {tuple(got.shape)}" if got.shape != () else f"a {kind}"
-            return Verdict(name, False, "shape_mismatch", f"`{name}` should be a float, got {what}")
+        if got.shape != ():
+            return Verdict(name, False, "shape_mismatch",
+                           f"`{name}` should be a float, got an array of shape {tuple(got.shape)}")
+        if kind not in SCALAR_TYPES and "dtype" not in info:
+            return Verdict(name, False, "wrong_type", f"`{name}` should be a float, got a {kind}")
     else:
         if kind != NDARRAY:
             return Verdict(name, False, "wrong_type", f"`{name}` is a {kind}; expected a numpy.ndarray")

@@ -1,0 +1,32 @@
+"""Helpers for tests: sources of the reference, the stub and mutants of the reference."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from autograder import project
+
+ROOT = Path(__file__).resolve().parent.parent
+SUBMISSIONS = Path(__file__).resolve().parent / "submissions"
+
+
+def reference_source(assignment: str) -> str:
+    return project.solution_path(assignment).read_text()
+
+
+def stub_source(assignment: str) -> str:
+    return (ROOT / "student_template" / f"{assignment}.py").read_text()
+
+
+def mutate(source: str, old: str, new: str) -> str:
+    """The reference with one edit; ``old`` must occur exactly once (so mutants cannot rot)."""
+    count = source.count(old)
+    assert count == 1, f"mutation anchor occurs {count} times: {old!r}"
+    return source.replace(old, new)
+
+
+def lost_parts(report) -> set[str]:
+    return {p.name for p in report.parts if p.score < p.max_score}
+
+
+def codes_of(report, part: str) -> list[str]:
+    return next(p.diagnoses for p in report.parts if p.name == part)

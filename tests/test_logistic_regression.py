@@ -1,0 +1,137 @@
+"""logistic_regression end to end: oracles agree, reference full marks, stub zero, and each
+buggy submission loses exactly the parts it breaks, labelled with the right code."""
+import numpy as np
+import pytest
+
+from autograder import cases, project
+from autograder.oracle import Oracles
+from tests.helpers import codes_of, lost_parts, mutate, reference_source, stub_source
+
+A = "logistic_regression"
+
+
+def test_reference_and_torch_agree_on_many_seeds():
+    spec = project.load_assignment(A)
+    oracles = Oracles(spec, torch_oracle=project.load_torch_oracle(spec), reference=project.load_reference(spec))
+    checked = 0
+    for seed in range(25):
+        for part in spec.parts:
+            for case in cases.generate(part, (seed,)):
+                oracles.expected(part, case)  # raises OracleDisagreement on any mismatch
+                checked += 1
+    assert checked > 1000
+
+
+def test_reference_scores_full_marks(grade_source):
+    report = grade_source(A, reference_source(A))
+    assert report.score == report.max_score == 10
+    assert all(p.diagnoses == [] for p in report.parts)
+
+
+def test_stub_scores_zero_with_not_implemented_per_part(grade_source):
+    report = grade_source(A, stub_source(A))
+    assert report.score == 0
+    for part in report.parts:
+        assert part.diagnoses == ["not_implemented"], part.name
+        assert "not implemented" in part.feedback
+
+
+REF = reference_source(A)
+# (anchor in the reference, replacement, parts that must lose points, (part, code it must show))
+MUTANTS = [
+    pytest.param("return (predict_proba(X, w, b) - y) / X.shape[0]", "return predict_proba(X, w, b) - y",
+                 {"grad_logits", "gradients.dw", "gradients.db"}, ("grad_logits", "scaled_by_N"), id="missing_1_over_N"),
+    pytest.param("return (predict_proba(X, w, b) - y) / X.shape[0]", "return (y - predict_proba(X, w, b)) / X.shape[0]",
+                 {"grad_logits", "gradients.dw", "gradients.db"}, ("gradients.dw", "sign_flipped"), id="sign_flip"),
+    pytest.param("return X.T @ dz, float(np.sum(dz))", "return X.T @ dz, dz",
+                 {"gradients.db"}, ("gradients.db", "bias_not_reduced"), id="per_sample_db"),
+    pytest.param("return X.T @ dz, float(np.sum(dz))", "return 2 * X.T @ dz, float(np.sum(dz))",
+                 {"gradients.dw"}, ("gradients.dw", "scaled_const"), id="doubled_dw"),
+    pytest.param("    z = np.asarray(z, dtype=np.float64)\n", "    z = np.asarray(z, dtype=np.float64)\n    return 1.0 / (1.0 + np.exp(-z))\n",
+                 {"sigmoid_stable"}, ("sigmoid_stable", "overflow"), id="unstable_sigmoid"),
+    pytest.param("return float(np.mean(np.logaddexp(0.0, z) - y * z))",
+                 "p = sigmoid(z)\n    return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))",
+                 {"bce_loss_stable"}, ("bce_loss_stable", "log_of_zero"), id="log_of_sigmoid"),
+    pytest.param("return sigmoid(X @ w + b)", "return sigmoid(X @ w + b).reshape(-1, 1)",
+                 {"predict_proba", "grad_logits", "gradients.dw", "gradients.db"},
+                 ("predict_proba", "shape_mismatch"), id="column_vector_proba"),
+    pytest.param("return float(np.mean(np.logaddexp(0.0, z) - y * z))", "return np.mean(np.logaddexp(0.0, z) - y * z).astype(np.float32)",
+                 {"bce_loss", "bce_loss_stable"}, ("bce_loss_stable", "wrong_dtype"), id="float32_loss"),
+]
+
+
+@pytest.mark.parametrize("old, new, broken, labelled", MUTANTS)
+def test_buggy_submission_loses_exactly_its_parts(grade_source, old, new, broken, labelled):
+    report = grade_source(A, mutate(REF, old, new))
+    assert lost_parts(report) == broken
+    part, code = labelled
+    assert codes_of(report, part)[0] == code, codes_of(report, part)
+
+
+def test_transposed_product_is_named(grade_source):
+    src = mutate(REF, "return X.T @ dz, float(np.sum(dz))", "return (dz[:, None] * X).T.sum(axis=1)[None, :].T, float(np.sum(dz))")
+    report = grade_source(A, src)
+    assert lost_parts(report) == {"gradients.dw"}
+    assert "shape_mismatch" in codes_of(report, "gradients.dw")
+
+
+def test_syntax_error_is_reported_and_nothing_crashes(grade_source):
+    report = grade_source(A, REF.replace("def bce_loss(X, y, w, b):", "def bce_loss(X, y, w, b)"))
+    assert report.score == 0
+    assert "syntax error" in report.load_error and "line" in report.load_error
+    assert all(p.diagnoses == ["load_error"] for p in report.parts)
+
+
+def test_missing_function_costs_only_its_parts(grade_source):
+    src = REF.replace("def grad_logits(", "def grad_logit(").replace("dz = grad_logits(", "dz = grad_logit(")
+    report = grade_source(A, src)
+    assert lost_parts(report) == {"grad_logits"}
+    assert codes_of(report, "grad_logits") == ["missing_function"]
+    assert "not defined" in next(p.feedback for p in report.parts if p.name == "grad_logits")
+
+
+def test_infinite_loop_times_out_and_other_parts_are_graded(grade_source):
+    src = mutate(REF, "    dz = grad_logits(X, y, w, b)\n    return X.T @ dz", "    while True:\n        pass\n    dz = grad_logits(X, y, w, b)\n    return X.T @ dz")
+    report = grade_source(A, src)
+    assert lost_parts(report) == {"gradients.dw", "gradients.db"}
+    assert codes_of(report, "gradients.dw") == ["timeout"]
+    assert report.score == 10 - 3
+
+
+def test_wrong_return_type_is_named(grade_source):
+    src = mutate(REF, "return sigmoid(X @ w + b)", "return list(sigmoid(X @ w + b))")
+    report = grade_source(A, src)
+    assert lost_parts(report) == {"predict_proba"}
+    assert codes_of(report, "predict_proba") == ["wrong_type"]
+    assert "builtins.list" in next(p.feedback for p in report.parts if p.name == "predict_proba")
+
+
+def test_input_mutation_fails_the_case(grade_source):
+    src = mutate(REF, "    dz = grad_logits(X, y, w, b)\n    return X.T @ dz", "    dz = grad_logits(X, y, w, b)\n    X *= 1.0 + 0 * X\n    X[0] = 0\n    return X.T @ dz")
+    report = grade_source(A, src)
+    assert "input_mutated" in codes_of(report, "gradients.db")
+
+
+def test_check_mode_shows_public_values_but_grade_mode_hides_expected(grade_source):
+    src = mutate(REF, "return X.T @ dz, float(np.sum(dz))", "return 2 * X.T @ dz, float(np.sum(dz))")
+    public = grade_source(A, src, mode="check")
+    hidden = grade_source(A, src, mode="grade")
+    pub = next(p for p in public.parts if p.name == "gradients.dw")
+    hid = next(p for p in hidden.parts if p.name == "gradients.dw")
+    assert "expected" in pub.feedback and "got" in pub.feedback
+    assert "expected " not in hid.feedback.replace("expected result", "")
+    assert public.summary().startswith("public ") and "hidden tests run on submission" in public.summary()
+
+
+def test_same_seed_same_cases_and_different_seed_different_cases():
+    spec = project.load_assignment(A)
+    part = spec.part("gradients.dw")
+    a = cases.generate(part, (1,))
+    b = cases.generate(part, (1,))
+    c = cases.generate(part, (2,))
+    assert [x.id for x in a] == [x.id for x in b]
+    assert all(np.array_equal(x.inputs["X"], y.inputs["X"]) for x, y in zip(a, b))
+    assert any(x.inputs["X"].shape != y.inputs["X"].shape or not np.allclose(x.inputs["X"], y.inputs["X"]) for x, y in zip(a, c))
+    dims = [x.dims for x in a if x.dims]
+    assert any(d["N"] == 1 for d in dims) and any(d["D"] == 1 for d in dims)
+    assert any(d["N"] != d["D"] for d in dims)
