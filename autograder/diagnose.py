@@ -42,6 +42,8 @@ CATALOGUE: dict[str, Mistake] = {m.code: m for m in [
             "Sum over the batch axis (axis 0 for row-major batches), keeping one entry per unit."),
     Mistake("sigmoid_prime_on_activation", "{out} uses sigma'(A) = sigma(sigma(z))(1 - sigma(sigma(z))) instead of sigma'(Z).",
             "sigma'(z) = sigma(z)(1 - sigma(z)) = A(1 - A): evaluate it on Z, or use A directly, never sigma'(A)."),
+    Mistake("sigmoid_prime_slip", "{out} uses sigma(z)(1 - sigma'(z)) instead of sigma'(z) = sigma(z)(1 - sigma(z)).",
+            "The derivative of the sigmoid is sigma(z)(1 - sigma(z)); there is no sigma' inside it."),
     Mistake("extra_sigmoid_prime", "{out} multiplies by sigma' at a layer that has no sigmoid.",
             "The output layer is linear (or softmax + cross-entropy): dZ2 = (Y_hat - Y)/N with no sigma' factor."),
     Mistake("missing_activation_grad", "{out} is missing the activation's derivative.",
@@ -152,7 +154,9 @@ def detect_variants(got: dict[str, np.ndarray], name: str,
         if candidate is None:
             continue
         candidate = np.asarray(candidate, dtype=np.float64)
-        if candidate.shape == mine.shape and np.all(np.isfinite(candidate)) \
-                and within(mine, candidate, DETECT_TOL) and not within(candidate, expected[name], DETECT_TOL):
+        if candidate.shape != mine.shape or not np.all(np.isfinite(candidate)):
+            continue
+        differs = candidate.shape != expected[name].shape or not within(candidate, expected[name], DETECT_TOL)
+        if differs and within(mine, candidate, DETECT_TOL):
             return code
     return None

@@ -111,8 +111,8 @@ def judge(assignment: Assignment, part: Part, case: Case, call: CallResult,
     worst = max((v.rel_error for v in verdicts if v.rel_error is not None), default=None)
     if bad:
         v = bad[0]
-        code = _refine(v, part, case, call, expected)
-        message = diagnose.sentence(code, v.output)
+        code, fields = _refine(v, part, case, call, expected)
+        message = diagnose.sentence(code, v.output, **fields)
         detail = v.message
         if public and v.got_value is not None:
             detail += f" (got {v.got_value:.6g}, expected {v.expected_value:.6g})"
@@ -134,27 +134,29 @@ def judge(assignment: Assignment, part: Part, case: Case, call: CallResult,
     return Judged(True, None, "", "", worst, verdicts)
 
 
-def _refine(v: Verdict, part: Part, case: Case, call: CallResult, expected: dict[str, np.ndarray]) -> str:
-    """Turn a failed comparison into the most specific code the catalogue has."""
+def _refine(v: Verdict, part: Part, case: Case, call: CallResult,
+            expected: dict[str, np.ndarray]) -> tuple[str, dict]:
+    """Turn a failed comparison into the most specific code the catalogue has (and the fields
+    its sentence needs, e.g. the factor found)."""
     got = call.outputs.get(v.output)
     if v.code == "nonfinite":  # log(0) is the root cause when both appear (overflow -> p = 0 -> log p)
         if "divide" in call.warnings:
-            return "log_of_zero"
+            return "log_of_zero", {}
         if "overflow" in call.warnings:
-            return "overflow"
-        return "nonfinite"
+            return "overflow", {}
+        return "nonfinite", {}
     if got is None or v.code in ("wrong_type", "wrong_dtype"):
-        return v.code or "wrong_values"
+        return v.code or "wrong_values", {}
     code = diagnose.detect_variants(call.outputs, v.output, dict(part.variants), case.inputs, expected)
     if code:
-        return code
+        return code, {}
     batch = (case.dims or {}).get("N")
     found = diagnose.detect_values(got, expected[v.output], batch=batch)
     if found:
-        return found[0]
+        return found
     if "overflow" in call.warnings:
-        return "overflow"
-    return v.code or "wrong_values"
+        return "overflow", {}
+    return v.code or "wrong_values", {}
 
 
 # ------------------------------------------------------------------ the pipeline

@@ -46,7 +46,7 @@ class Oracles:
         return ["reference", "torch.autograd"] if self.reference else ["torch.autograd"]
 
     def expected(self, part: Part, case: Case) -> dict[str, np.ndarray]:
-        key = (part.function, case.id)
+        key = (part.function, case.id, case.seed)
         if key not in self._cache:
             self._cache[key] = self._compute(part, case)
         return self._cache[key]

@@ -96,11 +96,13 @@ def default_isolation() -> str:
 class Sandbox:
     """Creates confined workers. Construct it before loading any secret (it forks the zygote)."""
 
-    def __init__(self, *, limits: Limits = Limits(), isolation_mode: str | None = None, slot: int = 0,
-                 uid_base: int = 61000):
+    def __init__(self, *, limits: Limits = Limits(), isolation_mode: str | None = None):
         self.limits = limits
         self.mode = isolation_mode or default_isolation()
-        self.uid = (uid_base + slot) if (hasattr(os, "geteuid") and os.geteuid() == 0) else None
+        self._uid_lock = None
+        self.uid = None
+        if hasattr(os, "geteuid") and os.geteuid() == 0:
+            self.uid, self._uid_lock = _claim_uid()
         self.tmp = Path(tempfile.mkdtemp(prefix="bpgrade-"))
         os.chmod(self.tmp, 0o711)
         self._count = 0
@@ -187,6 +189,9 @@ class Sandbox:
                 self._zygote.kill()
                 self._zygote.wait()
         shutil.rmtree(self.tmp, ignore_errors=True)
+        if self._uid_lock is not None:
+            os.close(self._uid_lock)  # releases the flock: the uid is free for another sandbox
+            self._uid_lock = None
 
     def __enter__(self) -> "Sandbox":
         return self
@@ -316,6 +321,28 @@ def _cpu_seconds(pid: int) -> float | None:
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     except (OSError, IndexError, ValueError):
         return None
+
+
+UID_RANGE = range(61000, 62000)
+UID_LOCKS = Path(tempfile.gettempdir()) / "bpgrade-uids"
+
+
+def _claim_uid() -> tuple[int, int]:
+    """A sandbox uid no other live sandbox on this machine uses. Reaping kills every process of
+    the uid, so two sandboxes sharing one would kill each other's workers. Each claim is an
+    exclusive flock held for the sandbox's lifetime (released by the kernel if we die)."""
+    import fcntl
+
+    UID_LOCKS.mkdir(mode=0o700, exist_ok=True)
+    for uid in UID_RANGE:
+        fd = os.open(UID_LOCKS / f"{uid}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            continue
+        return uid, fd
+    raise RuntimeError(f"all sandbox uids {UID_RANGE.start}-{UID_RANGE.stop - 1} are in use")
 
 
 def _clean_env() -> dict:
