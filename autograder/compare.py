@@ -27,20 +27,26 @@ class Verdict:
     expected_value: float | None = None
 
 
+def _scale(expected: np.ndarray, tol: Tol) -> float:
+    return max(float(np.max(np.abs(expected), initial=0.0)), tol.scale_floor)
+
+
 def rel_error(got: np.ndarray, expected: np.ndarray, tol: Tol) -> tuple[float, tuple]:
-    """max|got - expected| / max(max|expected|, floor), and the index of the largest error."""
+    """max|got - expected| / max(max|expected|, floor), and the first entry (row-major) that
+    is off by more than the tolerance allows (the largest error if none is)."""
     diff = np.abs(got - expected)
-    scale = max(float(np.max(np.abs(expected), initial=0.0)), tol.scale_floor)
+    scale = _scale(expected, tol)
     if diff.size == 0:
         return 0.0, ()
-    where = np.unravel_index(int(np.argmax(diff)), diff.shape)
-    return float(diff[where]) / scale, tuple(int(i) for i in where)
+    off = np.flatnonzero(diff.ravel() > tol.rtol * scale + tol.atol)
+    flat = int(off[0]) if off.size else int(np.argmax(diff))
+    where = np.unravel_index(flat, diff.shape)
+    return float(np.max(diff)) / scale, tuple(int(i) for i in where)
 
 
 def within(got: np.ndarray, expected: np.ndarray, tol: Tol) -> bool:
     diff = float(np.max(np.abs(got - expected), initial=0.0))
-    scale = max(float(np.max(np.abs(expected), initial=0.0)), tol.scale_floor)
-    return diff <= tol.rtol * scale + tol.atol
+    return diff <= tol.rtol * _scale(expected, tol) + tol.atol
 
 
 def _shape_text(shape) -> str:
@@ -48,9 +54,11 @@ def _shape_text(shape) -> str:
 
 
 def compare(name: str, expected: np.ndarray, got: np.ndarray | None, *, scalar: bool,
-            tol: Tol, type_info: dict | None = None, problem: str | None = None) -> Verdict:
+            tol: Tol, type_info: dict | None = None, problem: str | None = None,
+            values: bool = True) -> Verdict:
     """Judge one output. ``got`` is the float64 array the grader decoded; ``type_info`` is what
-    the worker observed of the original object (its type, dtype and shape)."""
+    the worker observed of the original object (its type, dtype and shape). ``values=False``
+    stops after the finite layer (for parts that judge a property, not the numbers)."""
     info = type_info or {}
     if problem is not None or got is None:
         code = "shape_mismatch" if problem and ("tuple" in problem or "dict" in problem) else "wrong_type"
@@ -63,6 +71,9 @@ def compare(name: str, expected: np.ndarray, got: np.ndarray | None, *, scalar: 
         if kind not in SCALAR_TYPES and "dtype" not in info:
             return Verdict(name, False, "wrong_type", f"`{name}` should be a float, got a {kind}")
     else:
+        if kind != NDARRAY and got.shape == () and expected.shape != ():
+            return Verdict(name, False, "shape_mismatch",
+                           f"`{name}` is a single number ({kind}); expected an array of {_shape_text(expected.shape)}")
         if kind != NDARRAY:
             return Verdict(name, False, "wrong_type", f"`{name}` is a {kind}; expected a numpy.ndarray")
         if got.shape != expected.shape:
@@ -82,12 +93,15 @@ def compare(name: str, expected: np.ndarray, got: np.ndarray | None, *, scalar: 
             f"`{name}` contains {len(bad)} non-finite value(s) (first: {value} at {list(first)})",
             index=first,
         )
+    if not values:
+        return Verdict(name, True)
     err, where = rel_error(got, expected, tol)
     if within(got, expected, tol):
         return Verdict(name, True, rel_error=err, index=where)
     return Verdict(
         name, False, None,
-        f"`{name}`: max relative error {err:.3g} at {list(where)}, threshold {tol.rtol:g}",
+        f"`{name}`: relative error {err:.3g} (threshold {tol.rtol:g})"
+        + (f"; first differing entry {list(where)}" if got.ndim else ""),
         rel_error=err, index=where,
         got_value=float(got[where]) if got.ndim else float(got),
         expected_value=float(expected[where]) if expected.ndim else float(expected),

@@ -107,8 +107,13 @@ def _fit_factor(got: np.ndarray, expected: np.ndarray) -> float | None:
     return float(np.sum(got * expected)) / denom
 
 
-def detect_values(got: np.ndarray, expected: np.ndarray, *, batch: int | None) -> tuple[str, dict] | None:
-    """Generic value detectors for a wrong output: (code, sentence fields) or None."""
+def detect_values(got: np.ndarray, expected: np.ndarray, *, batch: int | None,
+                  sizes: tuple[int, ...] = ()) -> tuple[str, dict] | None:
+    """Generic value detectors for a wrong output: (code, sentence fields) or None.
+
+    ``sizes`` are the case's dimensions: for a single number, only factors a mistake explains
+    (2, 4, a dimension, or their inverses) are named, since any number is a multiple of another.
+    """
     if not (np.all(np.isfinite(got)) and np.all(np.isfinite(expected))):
         return None
     if got.ndim == 2 and got.shape == expected.shape[::-1] and within(got.T, expected, DETECT_TOL):
@@ -130,6 +135,11 @@ def detect_values(got: np.ndarray, expected: np.ndarray, *, batch: int | None) -
         if within(got, expected / batch, DETECT_TOL):
             return "scaled_by_N", {"factor": "N times too small"}
     factor = _fit_factor(got, expected)
+    if expected.size == 1 and factor is not None:
+        # one number is always some multiple of another: only name factors a mistake explains
+        nice = [2.0, 4.0] + [float(n) for n in sizes if n > 1]
+        if not any(abs(factor - f) < 1e-6 * f or abs(factor - 1 / f) < 1e-6 / f for f in nice):
+            return None
     if factor is not None and abs(factor - 1) > 1e-3 and abs(factor) > 1e-8 \
             and within(got, factor * expected, DETECT_TOL):
         if factor < 0 and batch and abs(abs(factor) - batch) < 1e-6 * batch:

@@ -27,6 +27,9 @@ from .score import part_score
 from .spec import Assignment, Part
 
 MODES = ("check", "grade")
+SHRINK_CALLS = 24  #: extra student calls a part may spend looking for its smallest failing case
+NOT_SHRUNK = {"timeout", "crashed", "memory_limit", "missing_function", "not_implemented",
+              "forbidden_import", "load_error"}
 
 
 @dataclass
@@ -105,7 +108,7 @@ def judge(assignment: Assignment, part: Part, case: Case, call: CallResult,
     for name in assignment.graded_outputs(part):
         verdicts.append(compare(
             name, expected[name], call.outputs.get(name), scalar=scalars[name], tol=part.tol_for(name),
-            type_info=call.types.get(name), problem=call.problems.get(name),
+            type_info=call.types.get(name), problem=call.problems.get(name), values=part.values,
         ))
     bad = [v for v in verdicts if not v.ok]
     worst = max((v.rel_error for v in verdicts if v.rel_error is not None), default=None)
@@ -150,8 +153,8 @@ def _refine(v: Verdict, part: Part, case: Case, call: CallResult,
     code = diagnose.detect_variants(call.outputs, v.output, dict(part.variants), case.inputs, expected)
     if code:
         return code, {}
-    batch = (case.dims or {}).get("N")
-    found = diagnose.detect_values(got, expected[v.output], batch=batch)
+    dims = case.dims or {}
+    found = diagnose.detect_values(got, expected[v.output], batch=dims.get("N"), sizes=tuple(dims.values()))
     if found:
         return found
     if "overflow" in call.warnings:
@@ -274,7 +277,8 @@ def _grade_parts(report: Report, spec: Assignment, sub: Submission, oracles: Ora
                 if p.figure is not None and call.status == "ok":
                     shown[p.name].append((case, call.outputs, expected))
         for p in parts:
-            report.parts.append(_part_result(spec, p, results[p.name], public=public))
+            smallest = "" if timed_out else _smallest_failing(spec, p, group_part, sub, oracles, results[p.name], public)
+            report.parts.append(_part_result(spec, p, results[p.name], public=public, smallest=smallest))
             if p.figure is not None and shown[p.name] and figures_dir is not None:
                 png = p.figure(shown[p.name])
                 if png:
@@ -284,7 +288,33 @@ def _grade_parts(report: Report, spec: Assignment, sub: Submission, oracles: Ora
                     report.parts[-1].figures.append(str(path))
 
 
-def _part_result(spec: Assignment, part: Part, judged: list[tuple[Case, Judged]], *, public: bool) -> PartResult:
+def _smallest_failing(spec: Assignment, part: Part, group_part: Part, sub: Submission, oracles: Oracles,
+                      judged: list[tuple[Case, Judged]], public: bool) -> str:
+    """Shrink the first failing case while it still fails the same way (Hypothesis' order:
+    each size towards its low end), and describe the smallest one found."""
+    first = next(((c, j) for c, j in judged if not j.ok and j.code not in NOT_SHRUNK and c.dims), None)
+    if first is None:
+        return ""
+    fn = spec.function(part.function)
+    best, calls, improved = first, 0, True
+    while improved and calls < SHRINK_CALLS:
+        improved = False
+        for candidate in casegen.shrink_candidates(group_part, best[0]):
+            if calls >= SHRINK_CALLS:
+                break
+            calls += 1
+            call = sub.call(fn.name, candidate.inputs, fn.returns.to_plain(), spec.time_limit)
+            j = judge(spec, part, candidate, call, oracles.expected(part, candidate), public=public)
+            if not j.ok and j.code == best[1].code:
+                best, improved = (candidate, j), True
+                break
+    case, j = best
+    text = f"{case.shape_text} ({case.id})"
+    return text + (f": {j.detail}" if public and j.detail else "")
+
+
+def _part_result(spec: Assignment, part: Part, judged: list[tuple[Case, Judged]], *, public: bool,
+                 smallest: str = "") -> PartResult:
     passed = sum(j.ok for _, j in judged)
     total = len(judged)
     score = part_score(float(part.points), passed, total, all_or_nothing=part.all_or_nothing)
@@ -301,5 +331,5 @@ def _part_result(spec: Assignment, part: Part, judged: list[tuple[Case, Judged]]
     return PartResult(
         name=part.name, function=part.function, max_score=float(part.points), score=score,
         passed=passed, total=total, diagnoses=[c for c, _ in codes.most_common()],
-        tolerance=tol_text, cases=case_results, public=public,
+        tolerance=tol_text, cases=case_results, public=public, smallest_failing=smallest,
     )

@@ -89,13 +89,17 @@ def part_feedback(part: PartResult) -> str:
         return f"all {part.total} cases passed ({part.tolerance})"
     failed = [c for c in part.cases if not c.passed]
     lines = [f"{part.passed}/{part.total} cases passed"]
-    for c in failed[:MAX_CASES_SHOWN]:
-        tag = f" [{c.code}]" if c.code else ""
-        lines.append(f"- {c.id}: {c.message}{tag}")
-        if c.detail:
-            lines.append(f"    {c.detail}")
-    if len(failed) > MAX_CASES_SHOWN:
-        lines.append(f"- ... and {len(failed) - MAX_CASES_SHOWN} more failing case(s)")
+    groups: dict[tuple, list[CaseResult]] = {}
+    for c in failed:  # one entry per distinct mistake, with its first case as the example
+        groups.setdefault((c.code, c.message), []).append(c)
+    for (code, message), members in list(groups.items())[:MAX_CASES_SHOWN]:
+        first = members[0]
+        count = f"{len(members)} case{'s' if len(members) > 1 else ''}"
+        lines.append(f"- [{code or 'failed'}] {message} ({count}, e.g. {first.id})")
+        if first.detail:
+            lines += ["    " + line for line in first.detail.splitlines()]
+    if len(groups) > MAX_CASES_SHOWN:
+        lines.append(f"- ... and {len(groups) - MAX_CASES_SHOWN} other kind(s) of failure")
     if part.smallest_failing:
         lines.append(f"smallest failing case: {part.smallest_failing}")
     hints = [diagnose.hint(code) for code in part.diagnoses if diagnose.hint(code)]

@@ -152,6 +152,8 @@ class Part:
     ``check(inputs, outputs) -> str | None`` (a message when violated), run in the grader.
     ``variants`` name model mistakes for diagnosis: ``code -> fn(inputs, expected) -> outputs``.
     ``figure(items) -> png bytes`` draws feedback from ``[(case, got, expected), ...]``.
+    ``values=False`` makes a property part: shape, dtype and finiteness are still checked, then
+    only ``checks`` decide (e.g. "rows of P sum to 1").
     """
 
     name: str
@@ -165,6 +167,7 @@ class Part:
     checks: tuple[Callable[[dict, dict], str | None], ...] = ()
     variants: Mapping[str, Callable[[dict, dict], dict]] = field(default_factory=dict)
     all_or_nothing: bool = False
+    values: bool = True  #: False: judge structure + ``checks`` only, not the numbers
     group: str = ""
     figure: Callable[[list], bytes | None] | None = None
 
@@ -252,6 +255,8 @@ class Assignment:
             for tol in [p.tol, *p.tols.values()]:
                 if not (0 < tol.rtol < 1 and tol.atol >= 0):
                     fail(f"{where} has an invalid tolerance {tol}")
+            if not p.values and not p.checks:
+                fail(f"{where} sets values=False but declares no checks: it could not fail")
             if isinstance(p.cases, Cases):
                 params = list(inspect.signature(p.cases.make).parameters)
                 if params[:1] != ["rng"] or set(params[1:]) != set(p.cases.dims):
