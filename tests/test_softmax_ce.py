@@ -265,7 +265,7 @@ EXAMPLES = {  # example -> {part: first diagnosis} for every part it loses (as i
     "correct_einsum_logaddexp": {},
     "naive_formulas": {"softmax_stable": "overflow", "cross_entropy_stable": "log_of_zero"},
     "follows_the_seed": {"backward.W1": "scaled_by_N", "backward.W2": "scaled_by_N",
-                         "backward.b1": "wrong_type", "backward.b2": "wrong_type"},
+                         "backward.b1": "shape_mismatch", "backward.b2": "shape_mismatch"},
     "softmax_derivative_twice": {"softmax_ce_grad": "extra_sigmoid_prime", "backward.W1": "sigmoid_prime_on_activation",
                                  "backward.b1": "sigmoid_prime_on_activation", "backward.W2": "transposed"},
 }
