@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ast
 import math
+import threading
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -171,58 +172,110 @@ def _seed(mode: str, assignment_id: str, student_seed: int | None, base: Path | 
     return (hidden,) if student_seed is None else (hidden, int(student_seed))
 
 
-def grade(submission: str | Path | None = None, *, assignment: str, mode: str = "grade",
-          seed: int | None = None, source: str | None = None, sandbox: Sandbox | None = None,
-          base: Path | None = None, figures_dir: Path | None = None, limits: Limits | None = None) -> Report:
-    """Grade one submission (a path, or ``source`` text). ``mode="check"`` is the student's
-    local check: public cases, torch oracle only, no hidden material needed."""
-    if mode not in MODES:
-        raise ValueError(f"mode must be one of {MODES}")
-    own_sandbox = sandbox is None
-    if own_sandbox:  # fork the zygote before any reference or hidden case is loaded
-        sandbox = Sandbox(limits=limits or Limits())
-    try:
-        spec = project.load_assignment(assignment, base)
-        seeds = _seed(mode, assignment, seed, base)
-        reference = project.load_reference(spec, base) if mode == "grade" else None
-        oracles = Oracles(spec, torch_oracle=project.load_torch_oracle(spec), reference=reference)
-        report = Report(assignment=spec.id, title=spec.title, mode=mode, oracles=oracles.names,
-                        seed=None if mode == "grade" else seeds[0], max_score=spec.max_score)
+class Grader:
+    """Everything about one assignment that does not depend on the submission: the spec, the
+    seed, the oracles and every case with its expected outputs, prepared once and shared by
+    all submissions of a batch (thread-safe). Construct it after the sandboxes exist: it loads
+    torch and, in grading mode, the hidden reference."""
+
+    def __init__(self, assignment: str, *, mode: str = "grade", seed: int | None = None,
+                 base: Path | None = None, figures_dir: Path | None = None):
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}")
+        self.mode = mode
+        self.spec = project.load_assignment(assignment, base)
+        self.seeds = _seed(mode, assignment, seed, base)
+        reference = project.load_reference(self.spec, base) if mode == "grade" else None
+        self.oracles = Oracles(self.spec, torch_oracle=project.load_torch_oracle(self.spec), reference=reference)
+        self.figures_dir = figures_dir
+        self.assignment_file = str(self.spec.folder / "assignment.py")
+        self._cases: dict[str, list[Case]] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def public(self) -> bool:
+        return self.mode == "check"
+
+    def cases(self, key: str) -> list[Case]:
+        with self._lock:
+            if key not in self._cases:
+                lead = _groups(self.spec)[key][0]
+                self._cases[key] = casegen.generate(_group_part(lead, key), self.seeds)
+            return self._cases[key]
+
+    def expected(self, part: Part, case: Case) -> dict[str, np.ndarray]:
+        with self._lock:
+            return self.oracles.expected(part, case)
+
+    def prepare(self) -> "Grader":
+        """Generate every case and compute its expected outputs now (oracles run once)."""
+        for key, parts in _groups(self.spec).items():
+            for case in self.cases(key):
+                self.expected(parts[0], case)
+        return self
+
+    def new_report(self) -> Report:
+        return Report(assignment=self.spec.id, title=self.spec.title, mode=self.mode,
+                      oracles=self.oracles.names, seed=None if self.mode == "grade" else self.seeds[0],
+                      max_score=self.spec.max_score)
+
+    def grade_path(self, path: str | Path, sandbox: Sandbox) -> Report:
         try:
-            if source is None:
-                source = load_source(submission, prefer=spec.id)
+            source = load_source(path, prefer=self.spec.id)
         except SubmissionError as exc:
-            return _unloadable(report, spec, "load_error", str(exc))
+            return _unloadable(self.new_report(), self.spec, "load_error", str(exc))
+        return self.grade_source(source, sandbox)
+
+    def grade_source(self, source: str, sandbox: Sandbox) -> Report:
+        spec, report = self.spec, self.new_report()
         forbidden = forbidden_imports(source)
         if forbidden:
             report.notes.append(f"forbidden import(s): {', '.join(forbidden)}")
             return _unloadable(report, spec, "forbidden_import",
                                f"the submission imports {', '.join(forbidden)}; use numpy only")
-        with Submission(sandbox, source, str(spec.folder / "assignment.py"),
-                        load_timeout=spec.time_limit * 2) as sub:
+        with Submission(sandbox, source, self.assignment_file, load_timeout=spec.time_limit * 2) as sub:
             load = sub.load()
             report.protections = sub.protections
             if load.stdout:
                 report.notes.append("output while loading:\n" + load.stdout)
             if load.status != "loaded":
-                err = load.error or {}
-                text = {
-                    "syntax_error": "the file has a syntax error",
-                    "load_error": "running the file raised an error",
-                    "timeout": "running the file did not finish",
-                    "crashed": "the worker died while running the file",
-                }.get(load.status, load.status)
-                if err:
-                    text += f": {err.get('type', '')}: {err.get('message', '')}"
-                    if err.get("traceback"):
-                        text += "\n" + err["traceback"]
-                elif load.detail:
-                    text += f" ({load.detail})"
-                code = "forbidden_import" if "is not allowed" in text else (
-                    "timeout" if load.status == "timeout" else "load_error")
-                return _unloadable(report, spec, code, text)
-            _grade_parts(report, spec, sub, oracles, seeds, public=(mode == "check"), figures_dir=figures_dir)
+                return _unloadable(report, spec, *_load_failure(load))
+            _grade_parts(report, self, sub)
         return report
+
+
+def _load_failure(load) -> tuple[str, str]:
+    err = load.error or {}
+    text = {
+        "syntax_error": "the file has a syntax error",
+        "load_error": "running the file raised an error",
+        "timeout": "running the file did not finish",
+        "crashed": "the worker died while running the file",
+    }.get(load.status, load.status)
+    if err:
+        text += f": {err.get('type', '')}: {err.get('message', '')}"
+        if err.get("traceback"):
+            text += "\n" + err["traceback"]
+    elif load.detail:
+        text += f" ({load.detail})"
+    code = "forbidden_import" if "is not allowed" in text else (
+        "timeout" if load.status == "timeout" else "load_error")
+    return code, text
+
+
+def grade(submission: str | Path | None = None, *, assignment: str, mode: str = "grade",
+          seed: int | None = None, source: str | None = None, sandbox: Sandbox | None = None,
+          base: Path | None = None, figures_dir: Path | None = None, limits: Limits | None = None) -> Report:
+    """Grade one submission (a path, or ``source`` text). ``mode="check"`` is the student's
+    local check: public cases, torch oracle only, no hidden material needed."""
+    own_sandbox = sandbox is None
+    if own_sandbox:  # start the zygote before any reference or hidden case is loaded
+        sandbox = Sandbox(limits=limits or Limits())
+    try:
+        grader = Grader(assignment, mode=mode, seed=seed, base=base, figures_dir=figures_dir)
+        if source is None:
+            return grader.grade_path(submission, sandbox)
+        return grader.grade_source(source, sandbox)
     finally:
         if own_sandbox:
             sandbox.close()
@@ -246,20 +299,25 @@ def _groups(spec: Assignment) -> dict[str, list[Part]]:
     return groups
 
 
-def _grade_parts(report: Report, spec: Assignment, sub: Submission, oracles: Oracles,
-                 seeds: tuple[int, ...], *, public: bool, figures_dir: Path | None) -> None:
+def _group_part(lead: Part, key: str) -> Part:
+    """A stand-in part named after the group, so cases (and their ids) are keyed by the group."""
+    return Part(key, lead.points, lead.function, lead.cases)
+
+
+def _grade_parts(report: Report, grader: Grader, sub: Submission) -> None:
+    spec, public, figures_dir = grader.spec, grader.public, grader.figures_dir
     defined = sub.load_result.defined
     for key, parts in _groups(spec).items():
         lead = parts[0]
         fn = spec.function(lead.function)
-        group_part = Part(key, lead.points, lead.function, lead.cases)  # cases are keyed by group
-        cases = casegen.generate(group_part, seeds)
+        group_part = _group_part(lead, key)
+        cases = grader.cases(key)
         results: dict[str, list[tuple[Case, Judged]]] = {p.name: [] for p in parts}
         shown: dict[str, list] = {p.name: [] for p in parts}
         state = defined.get(fn.name, "missing")
         timed_out = False
         for case in cases:
-            expected = oracles.expected(lead, case)
+            expected = grader.expected(lead, case)
             if state != "ok":
                 code = "missing_function"
                 text = f"`{fn.name}` is {'not defined' if state == 'missing' else 'not a function'} in the submission"
@@ -277,7 +335,7 @@ def _grade_parts(report: Report, spec: Assignment, sub: Submission, oracles: Ora
                 if p.figure is not None and call.status == "ok":
                     shown[p.name].append((case, call.outputs, expected))
         for p in parts:
-            smallest = "" if timed_out else _smallest_failing(spec, p, group_part, sub, oracles, results[p.name], public)
+            smallest = "" if timed_out else _smallest_failing(grader, p, group_part, sub, results[p.name])
             report.parts.append(_part_result(spec, p, results[p.name], public=public, smallest=smallest))
             if p.figure is not None and shown[p.name] and figures_dir is not None:
                 png = p.figure(shown[p.name])
@@ -288,13 +346,14 @@ def _grade_parts(report: Report, spec: Assignment, sub: Submission, oracles: Ora
                     report.parts[-1].figures.append(str(path))
 
 
-def _smallest_failing(spec: Assignment, part: Part, group_part: Part, sub: Submission, oracles: Oracles,
-                      judged: list[tuple[Case, Judged]], public: bool) -> str:
+def _smallest_failing(grader: Grader, part: Part, group_part: Part, sub: Submission,
+                      judged: list[tuple[Case, Judged]]) -> str:
     """Shrink the first failing case while it still fails the same way (Hypothesis' order:
     each size towards its low end), and describe the smallest one found."""
     first = next(((c, j) for c, j in judged if not j.ok and j.code not in NOT_SHRUNK and c.dims), None)
     if first is None:
         return ""
+    spec, public = grader.spec, grader.public
     fn = spec.function(part.function)
     best, calls, improved = first, 0, True
     while improved and calls < SHRINK_CALLS:
@@ -304,7 +363,7 @@ def _smallest_failing(spec: Assignment, part: Part, group_part: Part, sub: Submi
                 break
             calls += 1
             call = sub.call(fn.name, candidate.inputs, fn.returns.to_plain(), spec.time_limit)
-            j = judge(spec, part, candidate, call, oracles.expected(part, candidate), public=public)
+            j = judge(spec, part, candidate, call, grader.expected(part, candidate), public=public)
             if not j.ok and j.code == best[1].code:
                 best, improved = (candidate, j), True
                 break

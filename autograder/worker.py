@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import importlib.util
 import io
-import os
-import sys
 import time
 import traceback
 from contextlib import redirect_stderr, redirect_stdout

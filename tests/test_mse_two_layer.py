@@ -5,7 +5,6 @@ import numpy as np
 import pytest
 
 from autograder import cases, project
-from autograder.grade import grade
 from autograder.oracle import Oracles
 from tests.helpers import ROOT, codes_of, lost_parts, mutate, reference_source, stub_source
 
