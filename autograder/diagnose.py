@@ -68,6 +68,8 @@ CATALOGUE: dict[str, Mistake] = {m.code: m for m in [
             "Look for overflow in exp, log of 0, or 0/0."),
     Mistake("timeout", "the call did not finish within the time limit.",
             "Look for an infinite loop or a stopping rule that never triggers."),
+    Mistake("too_slow", "the call took {seconds}, over {factor} times the reference on the same case.",
+            "Compute the gradient analytically (backprop), not by finite differences or one forward pass per parameter."),
     Mistake("memory_limit", "the call ran out of memory.",
             "Avoid building N x N (or larger) intermediate arrays."),
     Mistake("crashed", "the call crashed the worker process.",
@@ -91,7 +93,7 @@ def sentence(code: str, out: str = "the result", **fmt) -> str:
     mistake = CATALOGUE.get(code)
     if mistake is None:
         return code
-    text = mistake.sentence.format(out=f"`{out}`", **{"factor": "", "names": "", **fmt})
+    text = mistake.sentence.format(out=f"`{out}`", **{"factor": "", "names": "", "seconds": "", **fmt})
     return text[0].upper() + text[1:]
 
 

@@ -25,12 +25,12 @@ from .oracle import Oracles
 from .report import CaseResult, PartResult, Report
 from .run import CallResult, Sandbox, Submission
 from .score import part_score
-from .spec import Assignment, Part
+from .spec import BUDGET_FLOOR, Assignment, Part
 
 MODES = ("check", "grade")
 SHRINK_CALLS = 24  #: extra student calls a part may spend looking for its smallest failing case
 NOT_SHRUNK = {"timeout", "crashed", "memory_limit", "missing_function", "not_implemented",
-              "forbidden_import", "load_error"}
+              "forbidden_import", "load_error", "too_slow"}
 
 
 @dataclass
@@ -90,7 +90,7 @@ def _error_code(call: CallResult) -> tuple[str, str]:
 
 
 def judge(assignment: Assignment, part: Part, case: Case, call: CallResult,
-          expected: dict[str, np.ndarray], *, public: bool) -> Judged:
+          expected: dict[str, np.ndarray], *, public: bool, yardstick: float | None = None) -> Judged:
     fn = assignment.function(part.function)
     if call.status == "timeout":
         return Judged(False, "timeout", f"timed out ({call.detail})")
@@ -121,6 +121,9 @@ def judge(assignment: Assignment, part: Part, case: Case, call: CallResult,
         if public and v.got_value is not None:
             detail += f" (got {v.got_value:.6g}, expected {v.expected_value:.6g})"
         return Judged(False, code, message, detail, v.rel_error, verdicts)
+    if part.budget and yardstick is not None and call.wall > max(BUDGET_FLOOR, part.budget * yardstick):
+        return Judged(False, "too_slow", diagnose.sentence("too_slow", seconds=f"{call.wall:.2f} s", factor=f"{part.budget:g}"),
+                      f"the reference took {yardstick * 1000:.2f} ms on this case", worst, verdicts)
     warned = [w for w in part.forbid if w in call.warnings]
     if warned:
         code = "overflow" if "overflow" in warned else "forbidden_warning"
@@ -330,7 +333,8 @@ def _grade_parts(report: Report, grader: Grader, sub: Submission) -> None:
                 call = sub.call(fn.name, case.inputs, fn.returns.to_plain(), spec.time_limit)
                 timed_out = call.status == "timeout"
             for p in parts:
-                judged = judge(spec, p, case, call, expected, public=public)
+                judged = judge(spec, p, case, call, expected, public=public,
+                               yardstick=grader.oracles.seconds(lead, case))
                 results[p.name].append((case, judged))
                 if p.figure is not None and call.status == "ok":
                     shown[p.name].append((case, call.outputs, expected))

@@ -7,6 +7,7 @@ score anyone against a wrong answer. Local checks have only the torch oracle.
 from __future__ import annotations
 
 import copy
+import time
 from types import ModuleType
 
 import numpy as np
@@ -40,6 +41,7 @@ class Oracles:
         self.torch = torch_oracle
         self.reference = reference
         self._cache: dict[tuple, dict[str, np.ndarray]] = {}
+        self._seconds: dict[tuple, float] = {}
 
     @property
     def names(self) -> list[str]:
@@ -48,14 +50,23 @@ class Oracles:
     def expected(self, part: Part, case: Case) -> dict[str, np.ndarray]:
         key = (part.function, case.id, case.seed)
         if key not in self._cache:
-            self._cache[key] = self._compute(part, case)
+            self._cache[key] = self._compute(part, case, key)
         return self._cache[key]
 
-    def _compute(self, part: Part, case: Case) -> dict[str, np.ndarray]:
+    def seconds(self, part: Part, case: Case) -> float | None:
+        """Wall time of the yardstick implementation on this case (the numpy reference when
+        grading, torch in local checks): the base of a part's time budget."""
+        return self._seconds.get((part.function, case.id, case.seed))
+
+    def _compute(self, part: Part, case: Case, key: tuple) -> dict[str, np.ndarray]:
+        start = time.perf_counter()
         by_torch = call_model(self.torch, self.assignment, part.function, case.inputs)
         if self.reference is None:
+            self._seconds[key] = time.perf_counter() - start
             return by_torch
+        start = time.perf_counter()
         by_ref = call_model(self.reference, self.assignment, part.function, case.inputs)
+        self._seconds[key] = time.perf_counter() - start
         for name, ref in by_ref.items():
             tol = part.tol_for(name)
             other = by_torch.get(name)

@@ -27,6 +27,9 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
+#: Seconds any call may take before a part's time budget applies (keeps noise out of tiny cases).
+BUDGET_FLOOR = 0.25
+
 #: Floating-point warnings a part may forbid (numpy's names).
 WARNINGS = ("overflow", "underflow", "divide", "invalid")
 
@@ -152,6 +155,10 @@ class Part:
     ``check(inputs, outputs) -> str | None`` (a message when violated), run in the grader.
     ``variants`` name model mistakes for diagnosis: ``code -> fn(inputs, expected) -> outputs``.
     ``figure(items) -> png bytes`` draws feedback from ``[(case, got, expected), ...]``.
+    ``budget`` flags answers computed the expensive way (finite differences, a forward pass per
+    parameter): a call slower than ``budget`` x the reference on the same case, and slower than
+    ``BUDGET_FLOOR`` seconds, fails as ``too_slow``. Give such a part one large case (an edge
+    pinned at a wide shape) so the difference shows; the grader measures the time itself.
     ``values=False`` makes a property part: shape, dtype and finiteness are still checked, then
     only ``checks`` decide (e.g. "rows of P sum to 1").
     """
@@ -168,6 +175,7 @@ class Part:
     variants: Mapping[str, Callable[[dict, dict], dict]] = field(default_factory=dict)
     all_or_nothing: bool = False
     values: bool = True  #: False: judge structure + ``checks`` only, not the numbers
+    budget: float | None = None  #: a call may take budget x the reference's time (floor: BUDGET_FLOOR s)
     group: str = ""
     figure: Callable[[list], bytes | None] | None = None
 
@@ -255,6 +263,8 @@ class Assignment:
             for tol in [p.tol, *p.tols.values()]:
                 if not (0 < tol.rtol < 1 and tol.atol >= 0):
                     fail(f"{where} has an invalid tolerance {tol}")
+            if p.budget is not None and p.budget < 2:
+                fail(f"{where} has a time budget of {p.budget} x the reference: too tight to be fair")
             if not p.values and not p.checks:
                 fail(f"{where} sets values=False but declares no checks: it could not fail")
             if isinstance(p.cases, Cases):

@@ -135,3 +135,25 @@ def test_same_seed_same_cases_and_different_seed_different_cases():
     dims = [x.dims for x in a if x.dims]
     assert any(d["N"] == 1 for d in dims) and any(d["D"] == 1 for d in dims)
     assert any(d["N"] != d["D"] for d in dims)
+
+
+FINITE_DIFFERENCES = """
+def gradients(X, y, w, b, h=1e-6):
+    dw = np.zeros_like(w)
+    for i in range(len(w)):
+        e = np.zeros_like(w)
+        e[i] = h
+        dw[i] = (bce_loss(X, y, w + e, b) - bce_loss(X, y, w - e, b)) / (2 * h)
+    return dw, (bce_loss(X, y, w, b + h) - bce_loss(X, y, w, b - h)) / (2 * h)
+"""
+
+
+def test_finite_differences_are_flagged_by_the_time_budget(grade_source):
+    src = REF.split("def gradients(")[0] + FINITE_DIFFERENCES
+    report = grade_source(A, src)
+    dw = next(p for p in report.parts if p.name == "gradients.dw")
+    slow = [c for c in dw.cases if c.code == "too_slow"]
+    assert [c.id for c in slow] == ["gradients[N=10,D=5000,case=9]"]
+    assert "reference took" in slow[0].detail
+    # on small cases finite differences are accurate to the tolerance: only the budget catches them
+    assert all(c.passed for c in dw.cases if c.code != "too_slow")
