@@ -48,6 +48,8 @@ CATALOGUE: dict[str, Mistake] = {m.code: m for m in [
             "The output layer is linear (or softmax + cross-entropy): dZ2 = (Y_hat - Y)/N with no sigma' factor."),
     Mistake("missing_activation_grad", "{out} is missing the activation's derivative.",
             "Back through A = sigma(Z): dZ = dA * sigma'(Z), elementwise."),
+    Mistake("not_symmetrized", "{out} uses A where the symmetric part (A + A^T)/2 belongs.",
+            "For f(x) = x^T A x / 2 - b^T x, grad f = (A + A^T) x / 2 - b, and the curvature is that of (A + A^T)/2."),
     Mistake("stopping_rule", "{out} stops at a different iteration than the stopping rule says.",
             "Test ||grad f(x)|| < tol before each step, and |f(x_new) - f(x)| < tol or a non-finite f(x_new) after it."),
     Mistake("history_off_by_one", "{out} has one entry too many or too few.",
@@ -153,7 +155,8 @@ def detect_values(got: np.ndarray, expected: np.ndarray, *, batch: int | None,
 def detect_variants(got: dict[str, np.ndarray], name: str,
                     variants: dict[str, Callable[[dict, dict], dict]],
                     inputs: dict, expected: dict[str, np.ndarray]) -> str | None:
-    """The first declared model mistake whose output matches what the student returned."""
+    """The first declared model mistake whose output matches what the student returned. A
+    model returns the wrong outputs as a dict, or a list of dicts for several ways to be wrong."""
     mine = got.get(name)
     if mine is None:
         return None
@@ -162,13 +165,14 @@ def detect_variants(got: dict[str, np.ndarray], name: str,
             wrong = model(inputs, expected)
         except Exception:  # a variant that does not apply to this case
             continue
-        candidate = wrong.get(name) if isinstance(wrong, dict) else None
-        if candidate is None:
-            continue
-        candidate = np.asarray(candidate, dtype=np.float64)
-        if candidate.shape != mine.shape or not np.all(np.isfinite(candidate)):
-            continue
-        differs = candidate.shape != expected[name].shape or not within(candidate, expected[name], DETECT_TOL)
-        if differs and within(mine, candidate, DETECT_TOL):
-            return code
+        for option in (wrong if isinstance(wrong, (list, tuple)) else [wrong]):
+            candidate = option.get(name) if isinstance(option, dict) else None
+            if candidate is None:
+                continue
+            candidate = np.asarray(candidate, dtype=np.float64)
+            if candidate.shape != mine.shape or not np.all(np.isfinite(candidate)):
+                continue
+            differs = candidate.shape != expected[name].shape or not within(candidate, expected[name], DETECT_TOL)
+            if differs and within(mine, candidate, DETECT_TOL):
+                return code
     return None

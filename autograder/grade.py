@@ -161,7 +161,7 @@ def _refine(v: Verdict, part: Part, case: Case, call: CallResult,
     found = diagnose.detect_values(got, expected[v.output], batch=dims.get("N"), sizes=tuple(dims.values()))
     if found:
         return found
-    if "overflow" in call.warnings:
+    if v.code is None and "overflow" in call.warnings:  # wrong values after an overflow
         return "overflow", {}
     return v.code or "wrong_values", {}
 
@@ -193,6 +193,8 @@ class Grader:
         self.figures_dir = figures_dir
         self.assignment_file = str(self.spec.folder / "assignment.py")
         self._cases: dict[str, list[Case]] = {}
+        self._tols = {key: {out: p.tol_for(out) for p in parts for out in self.spec.graded_outputs(p)}
+                      for key, parts in _groups(self.spec).items()}
         self._lock = threading.Lock()
 
     @property
@@ -208,7 +210,7 @@ class Grader:
 
     def expected(self, part: Part, case: Case) -> dict[str, np.ndarray]:
         with self._lock:
-            return self.oracles.expected(part, case)
+            return self.oracles.expected(part, case, self._tols[part.cases_key])
 
     def prepare(self) -> "Grader":
         """Generate every case and compute its expected outputs now (oracles run once)."""

@@ -12,8 +12,8 @@ before any student is graded.
 Usage::
 
     ASSIGNMENT = Assignment(
-        id="logistic_regression",
-        title="Logistic regression",
+        id="sigmoid_demo",
+        title="A sigmoid",
         functions=[Function("sigmoid", args=("z",), returns=Returns.array("s"))],
         parts=[Part("sigmoid", points=2, function="sigmoid",
                     cases=Cases(make_z, dims={"N": (1, 9), "D": (2, 7)}), tol=Tol(rtol=1e-10))],
@@ -109,7 +109,8 @@ class Function:
 
     ``prepare`` (optional) turns the plain inputs of a case into call arguments, e.g. builds the
     ``f`` and ``grad`` callables of a quadratic from arrays ``A`` and ``b``. It runs in the
-    worker for the student's call and in the grader for the reference, so it must be numpy-only.
+    worker for the student's call and in the grader for both oracles (the torch oracle receives
+    the prepared arguments too), so it must be numpy-only.
     """
 
     name: str

@@ -1,0 +1,104 @@
+"""Project-level promises: CI runs the README's test command, the layout holds, the engine
+names no assignment, every assignment loads, and the CLI works as a subprocess."""
+import json
+import re
+import subprocess
+import sys
+
+import pytest
+
+from autograder import project
+from tests.helpers import ROOT
+
+
+def readme_commands() -> list[str]:
+    text = (ROOT / "README.md").read_text()
+    setup = text.split("## Set-up", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"```bash\n(.+?)\n```", setup)
+
+
+def test_ci_runs_the_readme_test_command_verbatim():
+    demo, tests = readme_commands()
+    assert "bpgrade demo" in demo and "pytest" in tests
+    ci = (ROOT / ".ci" / "run").read_text().splitlines()
+    assert tests in ci
+
+
+def test_engine_names_no_assignment():
+    ids = project.assignment_ids()
+    assert len(ids) >= 3
+    for path in (ROOT / "autograder").glob("*.py"):
+        text = path.read_text()
+        for aid in ids:
+            assert aid not in text, f"{path.name} mentions assignment {aid!r}"
+
+
+@pytest.mark.parametrize("aid", project.assignment_ids())
+def test_each_assignment_is_a_folder_a_solution_and_a_stub(aid):
+    spec = project.load_assignment(aid)
+    assert (spec.folder / "instructions.md").is_file()
+    assert project.solution_path(aid).is_file()
+    stub = ROOT / "student_template" / f"{aid}.py"
+    assert stub.is_file()
+    project.load_torch_oracle(spec)
+    project.load_reference(spec)
+    source = stub.read_text()
+    for fn in spec.functions:  # the stub keeps every name and signature of the contract
+        params = r",\s*".join(rf"{a}(\s*=\s*[^,)]+)?" for a in fn.args)
+        assert re.search(rf"^def {fn.name}\({params}\)", source, re.M), fn.name
+
+
+def test_assignment_files_import_no_torch():
+    for aid in project.assignment_ids():
+        text = (ROOT / "assignments" / aid / "assignment.py").read_text()
+        assert not re.search(r"^\s*(import|from)\s+torch", text, re.M), aid
+
+
+def _bpgrade(*args, **kw):
+    return subprocess.run([sys.executable, "-m", "autograder", *args], capture_output=True, text=True,
+                          timeout=300, **kw)
+
+
+@pytest.mark.slow
+def test_cli_grade_json_list_and_results_json(tmp_path):
+    out = _bpgrade("grade", "logistic_regression", str(ROOT / "solutions" / "logistic_regression.py"),
+                   "--json", "--results-json", str(tmp_path / "results.json"))
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert data["score"] == data["max_score"] == 10
+    assert {"name", "score", "max_score", "passed", "total", "diagnoses", "feedback"} <= set(data["parts"][0])
+    gs = json.loads((tmp_path / "results.json").read_text())
+    assert gs["score"] == 10 and len(gs["tests"]) == len(data["parts"])
+    assert {"name", "score", "max_score", "output", "visibility"} <= set(gs["tests"][0])
+    listing = _bpgrade("list", "--json")
+    assert [a["id"] for a in json.loads(listing.stdout)] == project.assignment_ids()
+
+
+@pytest.mark.slow
+def test_cli_check_exit_codes_without_solutions(tmp_path):
+    """A student's machine: the handout's files only, no solutions/ anywhere."""
+    import shutil
+
+    for name in ("assignments", "student_template"):
+        shutil.copytree(ROOT / name, tmp_path / name)
+    env = {"BPGRADE_ROOT": str(tmp_path), "PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)}
+    stub = _bpgrade("check", "logistic_regression", str(tmp_path / "student_template" / "logistic_regression.py"), env=env)
+    assert stub.returncode == 1 and "not implemented" in stub.stdout
+    assert "hidden tests run on submission" in stub.stdout
+    solved = tmp_path / "mine.py"
+    solved.write_text((ROOT / "solutions" / "logistic_regression.py").read_text())
+    ok = _bpgrade("check", "logistic_regression", str(solved), env=env)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    graded = _bpgrade("grade", "logistic_regression", str(solved), env=env)
+    assert graded.returncode == 2 and "solutions" in graded.stderr
+
+
+@pytest.mark.slow
+def test_demo_grades_every_bundled_example():
+    out = _bpgrade("demo", "--json")
+    assert out.returncode == 0, out.stderr
+    rows = [json.loads(line) for line in out.stdout.splitlines()]
+    examples = {p.name for p in (ROOT / "solutions" / "examples").rglob("*.py")}
+    assert {r["example"] for r in rows} == examples
+    assert any(r["score"] == r["max_score"] for r in rows)
+    assert any(r["score"] < r["max_score"] for r in rows)
