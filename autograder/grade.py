@@ -91,6 +91,14 @@ def _error_code(call: CallResult) -> tuple[str, str]:
 
 def judge(assignment: Assignment, part: Part, case: Case, call: CallResult,
           expected: dict[str, np.ndarray], *, public: bool, yardstick: float | None = None) -> Judged:
+    """The verdict on one case of one part. Only plain arrays from the worker are looked at;
+    huge or infinite student values must not make the grader itself warn."""
+    with np.errstate(all="ignore"):
+        return _judge(assignment, part, case, call, expected, public=public, yardstick=yardstick)
+
+
+def _judge(assignment: Assignment, part: Part, case: Case, call: CallResult,
+           expected: dict[str, np.ndarray], *, public: bool, yardstick: float | None) -> Judged:
     fn = assignment.function(part.function)
     if call.status == "timeout":
         return Judged(False, "timeout", f"timed out ({call.detail})")

@@ -64,6 +64,11 @@ def _backward_with(inputs, *, out_factor=None, hidden_grad=None):
 SIGMOID_BACKWARD_VARIANTS = {
     "sigmoid_prime_on_activation": lambda i, e: {"dZ": i["dA"] * _sigmoid_prime(_sigmoid(i["Z"]))},
     "missing_activation_grad": lambda i, e: {"dZ": i["dA"]},
+    # seed 001's slip: sigma(z)(1 - sigma'(z))
+    "sigmoid_prime_slip": lambda i, e: {"dZ": i["dA"] * _sigmoid(i["Z"]) * (1.0 - _sigmoid_prime(i["Z"]))},
+}
+LINEAR_BACKWARD_VARIANTS = {
+    "reduced_wrong_axis": lambda i, e: {"db": i["dZ"].sum(axis=1)},
 }
 BACKWARD_VARIANTS = {
     "sigmoid_prime_on_activation": lambda i, e: _backward_with(i, hidden_grad=lambda dA, Z, A: dA * _sigmoid_prime(A)),
@@ -146,7 +151,7 @@ ASSIGNMENT = Assignment(
         Part("linear_backward.dW", points=2, function="linear_backward", group="linear_backward",
              outputs=("dW",), tol=VALUES, cases=LAYER_CASES),
         Part("linear_backward.db", points=1, function="linear_backward", group="linear_backward",
-             outputs=("db",), tol=VALUES, cases=LAYER_CASES),
+             outputs=("db",), tol=VALUES, cases=LAYER_CASES, variants=LINEAR_BACKWARD_VARIANTS),
         Part("sigmoid_backward", points=2, function="sigmoid_backward", tol=VALUES, cases=HIDDEN_CASES,
              variants=SIGMOID_BACKWARD_VARIANTS),
         Part("backward.W1", points=2, function="backward", group="backward", outputs=("W1",), tol=VALUES,

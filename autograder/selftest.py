@@ -1,0 +1,230 @@
+"""Mutation testing of an assignment's own grading: ``bpgrade selftest ASSIGNMENT``.
+
+Before releasing an assignment, an instructor checks that its parts, cases and diagnoses catch
+the mistakes they are meant to catch, the way scikit-learn tests its estimator checks on
+deliberately broken estimators:
+
+* the reference scores full marks and the stub scores 0 with ``not_implemented`` everywhere;
+* every hand-written **mutant** (the reference with one mistake, declared in
+  ``solutions/selftest/<id>.py``) loses points on exactly the parts it declares, and each
+  labelled part's first diagnosis is the declared code;
+* every **correct variant** (einsum, loops, float32 inside, another stable formula) keeps full
+  marks;
+* **generated** mutants wrap each graded function so one output comes back negated, doubled or
+  transposed; the part grading that output must lose points and name the mistake.
+
+``solutions/selftest/<id>.py`` defines ``MUTANTS = [Mutant(...), ...]`` and
+``CORRECT = [Correct(...), ...]``; it lives beside the hidden solutions because a mutant is
+the answer with one mistake.
+"""
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator, Sequence
+
+import numpy as np
+
+from . import project
+from .report import Report
+
+
+@dataclass(frozen=True)
+class Mutant:
+    """The reference with ``edits`` applied (each ``old`` must occur exactly once)."""
+
+    id: str
+    edits: Sequence[tuple[str, str]]
+    loses: frozenset[str] | set[str]
+    labels: dict[str, str] = field(default_factory=dict)  #: part -> expected first diagnosis
+    append: str = ""  #: code appended after the edits (later definitions win)
+
+
+@dataclass(frozen=True)
+class Correct:
+    """A correct implementation written differently: full ``source``, or the reference with
+    ``edits`` and/or ``append``ed definitions, or a bundled ``example`` file name."""
+
+    id: str
+    source: str = ""
+    edits: Sequence[tuple[str, str]] = ()
+    append: str = ""
+    example: str = ""
+
+
+@dataclass
+class Outcome:
+    kind: str  # reference | stub | mutant | correct | generated
+    id: str
+    ok: bool
+    detail: str
+
+
+def apply_edits(source: str, edits: Sequence[tuple[str, str]], append: str = "") -> str:
+    for old, new in edits:
+        count = source.count(old)
+        if count != 1:
+            raise ValueError(f"edit anchor occurs {count} times (must be once): {old!r}")
+        source = source.replace(old, new)
+    return source + ("\n" + append if append else "")
+
+
+@dataclass
+class Suite:
+    assignment: str
+    reference: str
+    stub: str
+    mutants: list[Mutant]
+    correct: list[Correct]
+
+    def mutant_source(self, m: Mutant) -> str:
+        return apply_edits(self.reference, m.edits, m.append)
+
+    def correct_source(self, c: Correct) -> str:
+        if c.source:
+            return c.source
+        if c.example:
+            return (project.root() / "solutions" / "examples" / self.assignment / c.example).read_text()
+        return apply_edits(self.reference, c.edits, c.append)
+
+
+def load(assignment: str, base: Path | None = None) -> Suite:
+    root = base or project.root()
+    path = root / "solutions" / "selftest" / f"{assignment}.py"
+    mutants: list[Mutant] = []
+    correct: list[Correct] = []
+    if path.is_file():
+        spec = importlib.util.spec_from_file_location(f"bpgrade_selftest_{assignment}", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        mutants, correct = list(getattr(module, "MUTANTS", [])), list(getattr(module, "CORRECT", []))
+    ids = [m.id for m in mutants] + [c.id for c in correct]
+    if len(set(ids)) != len(ids):
+        raise project.ProjectError(f"{path}: mutant and variant ids must be unique")
+    return Suite(assignment, project.solution_path(assignment, base).read_text(),
+                 (root / "student_template" / f"{assignment}.py").read_text(), mutants, correct)
+
+
+# ------------------------------------------------------------------ verdicts
+
+def lost(report: Report) -> set[str]:
+    return {p.name for p in report.parts if p.score < p.max_score}
+
+
+def first_codes(report: Report) -> dict[str, str | None]:
+    return {p.name: (p.diagnoses[0] if p.diagnoses else None) for p in report.parts}
+
+
+def judge_mutant(m: Mutant, report: Report) -> tuple[bool, str]:
+    got, codes = lost(report), first_codes(report)
+    problems = []
+    if got != set(m.loses):
+        missing, extra = sorted(set(m.loses) - got), sorted(got - set(m.loses))
+        problems.append(f"lost parts differ (not lost: {missing}, unexpectedly lost: {extra})")
+    for part, code in m.labels.items():
+        if codes.get(part) != code:
+            problems.append(f"{part} labelled {codes.get(part)!r}, expected {code!r}")
+    return not problems, "; ".join(problems) or f"loses {sorted(got)}; labels ok"
+
+
+def judge_full_marks(report: Report) -> tuple[bool, str]:
+    if report.score == report.max_score:
+        return True, "full marks"
+    return False, "lost " + ", ".join(f"{p.name} {p.diagnoses}" for p in report.parts if p.score < p.max_score)
+
+
+def judge_stub(report: Report) -> tuple[bool, str]:
+    bad = [p.name for p in report.parts if p.diagnoses != ["not_implemented"]]
+    ok = report.score == 0 and not bad
+    return ok, "0 points, not_implemented everywhere" if ok else f"score {report.score}, other codes in {bad}"
+
+
+# ------------------------------------------------------------------ generated mutants
+
+#: (name, expression applied to one output ``v``, expected code, applies to expected value?)
+TRANSFORMS: list[tuple[str, str, str, Callable[[np.ndarray], bool]]] = [
+    ("negated", "-v", "sign_flipped", lambda e: np.max(np.abs(e), initial=0) > 0),
+    ("doubled", "2 * v", "scaled_const", lambda e: np.max(np.abs(e), initial=0) > 0),
+    ("transposed", "v.T", "transposed", lambda e: e.ndim == 2 and e.shape[0] != e.shape[1]),
+]
+
+_WRAPPER = '''
+
+# --- generated mutant: {name} of output {out!r} of {fn}()
+_bpgrade_original_{fn} = {fn}
+
+
+def {fn}(*args, **kwargs):
+    value = _bpgrade_original_{fn}(*args, **kwargs)
+    kind = {kind!r}
+    if kind == "single":
+        v = value
+        return {expr}
+    if kind == "tuple":
+        value = list(value)
+        v = value[{index}]
+        value[{index}] = {expr}
+        return tuple(value)
+    value = dict(value)
+    v = value[{out!r}]
+    value[{out!r}] = {expr}
+    return value
+'''
+
+
+def generated(suite: Suite, grader) -> Iterator[tuple[str, str, str, str]]:
+    """(id, source, part, expected code) for each applicable output transform. Outputs whose
+    function is called by another graded function would cascade, so each generated mutant
+    only asserts its own part."""
+    spec = grader.spec
+    for part in spec.parts:
+        fn = spec.function(part.function)
+        lead = next(p for p in spec.parts if p.cases_key == part.cases_key)
+        case = grader.cases(part.cases_key)[0]
+        expected = grader.expected(lead, case)
+        for out in spec.graded_outputs(part):
+            index = fn.returns.names.index(out)
+            for name, expr, code, applies in TRANSFORMS:
+                if fn.returns.outs[index].scalar and name == "transposed":
+                    continue
+                if not applies(np.asarray(expected[out])):
+                    continue
+                if not part.values:  # a property part: any broken output shows as the property
+                    if name == "transposed":
+                        continue
+                    code = "property"
+                src = suite.reference + _WRAPPER.format(name=name, out=out, fn=fn.name, kind=fn.returns.kind,
+                                                        index=index, expr=expr)
+                yield f"{part.name}:{out}:{name}", src, part.name, code
+
+
+# ------------------------------------------------------------------ the command
+
+def run(assignment: str, *, sandbox, progress: Callable[[Outcome], None] | None = None,
+        base: Path | None = None) -> list[Outcome]:
+    """Run every check above and return one Outcome each (``progress`` sees them as they come)."""
+    from .grade import Grader
+
+    suite = load(assignment, base)
+    grader = Grader(assignment, mode="grade", base=base).prepare()
+    outcomes: list[Outcome] = []
+
+    def record(kind: str, ident: str, verdict: tuple[bool, str]) -> None:
+        outcome = Outcome(kind, ident, *verdict)
+        outcomes.append(outcome)
+        if progress:
+            progress(outcome)
+
+    record("reference", "reference", judge_full_marks(grader.grade_source(suite.reference, sandbox)))
+    record("stub", "stub", judge_stub(grader.grade_source(suite.stub, sandbox)))
+    for m in suite.mutants:
+        record("mutant", m.id, judge_mutant(m, grader.grade_source(suite.mutant_source(m), sandbox)))
+    for c in suite.correct:
+        record("correct", c.id, judge_full_marks(grader.grade_source(suite.correct_source(c), sandbox)))
+    for ident, src, part, code in generated(suite, grader):
+        report = grader.grade_source(src, sandbox)
+        codes = first_codes(report)
+        ok = part in lost(report) and codes.get(part) == code
+        record("generated", ident, (ok, f"{part}: first code {codes.get(part)!r}, expected {code!r}"))
+    return outcomes
