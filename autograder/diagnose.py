@@ -48,6 +48,8 @@ CATALOGUE: dict[str, Mistake] = {m.code: m for m in [
             "The output layer is linear (or softmax + cross-entropy): dZ2 = (Y_hat - Y)/N with no sigma' factor."),
     Mistake("missing_activation_grad", "{out} is missing the activation's derivative.",
             "Back through A = sigma(Z): dZ = dA * sigma'(Z), elementwise."),
+    Mistake("loss_after_step", "{out} holds the loss after each step; losses[epoch] is the loss before it.",
+            "Record L(w, b) before updating w and b: losses[0] is the loss at the starting point."),
     Mistake("not_symmetrized", "{out} uses A where the symmetric part (A + A^T)/2 belongs.",
             "For f(x) = x^T A x / 2 - b^T x, grad f = (A + A^T) x / 2 - b, and the curvature is that of (A + A^T)/2."),
     Mistake("stopping_rule", "{out} stops at a different iteration than the stopping rule says.",

@@ -129,8 +129,8 @@ def _judge(assignment: Assignment, part: Part, case: Case, call: CallResult,
         if public and v.got_value is not None:
             detail += f" (got {v.got_value:.6g}, expected {v.expected_value:.6g})"
         return Judged(False, code, message, detail, v.rel_error, verdicts)
-    if part.budget and yardstick is not None and call.wall > max(BUDGET_FLOOR, part.budget * yardstick):
-        return Judged(False, "too_slow", diagnose.sentence("too_slow", seconds=f"{call.wall:.2f} s", factor=f"{part.budget:g}"),
+    if part.budget and yardstick is not None and call.cpu > max(BUDGET_FLOOR, part.budget * yardstick):
+        return Judged(False, "too_slow", diagnose.sentence("too_slow", seconds=f"{call.cpu:.2f} s of CPU", factor=f"{part.budget:g}"),
                       f"the reference took {yardstick * 1000:.2f} ms on this case", worst, verdicts)
     warned = [w for w in part.forbid if w in call.warnings]
     if warned:
@@ -392,6 +392,8 @@ def _part_result(spec: Assignment, part: Part, judged: list[tuple[Case, Judged]]
     total = len(judged)
     score = part_score(float(part.points), passed, total, all_or_nothing=part.all_or_nothing)
     codes = Counter(j.code for _, j in judged if not j.ok and j.code)
+    if codes["too_slow"]:  # an answer computed the expensive way is not the asked-for gradient anywhere
+        score = 0.0
     case_results = [
         CaseResult(id=c.id, passed=j.ok, code=j.code, message=j.message, detail=j.detail,
                    rel_error=j.rel_error if j.rel_error is not None and math.isfinite(j.rel_error) else None,

@@ -18,20 +18,29 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from .isolation import Limits
+from . import isolation
+from .isolation import Confinement, Limits
 from .transport import REPLY_DTYPES, Channel, Closed, Timeout, TransportError
+
+#: Captured output and error text kept per call / load (the worker caps it too; we re-cap).
+TEXT_CAP = 16384
+#: Smallest reply-frame cap; replies may also be up to REPLY_FACTOR x the inputs' bytes.
+REPLY_MIN_BYTES = 8 * 1024 * 1024
+REPLY_FACTOR = 8
 
 START_TIMEOUT = 30.0
 
@@ -47,6 +56,20 @@ class LoadResult:
 
 @dataclass
 class CallResult:
+    """What one call did, as observed and validated by the grader.
+
+    ``wall``: seconds from sending the request to receiving the complete reply.
+    ``cpu``: CPU seconds the worker spent on this call, measured by the grader, not reported by
+    the worker: the delta of the worker's process-wide CPU clock (``clock_gettime`` on its
+    CPU-time clock id; user + system time of **all its threads**, live and exited, ns
+    resolution), plus the delta of its reaped children's time (``cutime + cstime`` in
+    ``/proc/<pid>/stat``), plus, when the sandbox lets workers fork, the CPU time of every other
+    process of the sandbox uid. Taken just before the request is sent and just after the reply
+    is read, so it includes decoding inputs and encoding outputs (tens of microseconds) and
+    any CPU a background thread burned since the previous call. 0.0 when the call did not
+    complete (timeout, crash) or the platform has no such clock.
+    """
+
     status: str  # ok | error | timeout | crashed | memory_limit | not_loaded
     outputs: dict[str, np.ndarray] = field(default_factory=dict)
     types: dict = field(default_factory=dict)
@@ -93,12 +116,37 @@ def default_isolation() -> str:
     return "spawn"
 
 
-class Sandbox:
-    """Creates confined workers. Construct it before loading any secret (it forks the zygote)."""
+def default_secret_paths() -> list[str]:
+    """What workers must never read: the hidden solutions folder (references, grading.toml)."""
+    from . import project
 
-    def __init__(self, *, limits: Limits = Limits(), isolation_mode: str | None = None):
+    return [str(project.root() / "solutions")]
+
+
+class Sandbox:
+    """Creates confined workers. Construct it before loading any secret (it forks the zygote).
+
+    ``secret_paths`` are hidden from workers in addition to :func:`default_secret_paths`
+    (e.g. the folder of other students' submissions). ``network``, ``filesystem`` and
+    ``processes`` choose mechanisms (see :class:`autograder.isolation.Confinement`); the
+    defaults take the strongest available. With a dropped uid a sandbox runs one worker at a
+    time (its reap kills every process of its uid): use one sandbox per thread.
+    """
+
+    def __init__(self, *, limits: Limits = Limits(), isolation_mode: str | None = None,
+                 secret_paths: list[str] | tuple[str, ...] = (), network: str = "auto",
+                 filesystem: str = "auto", processes: bool = False):
         self.limits = limits
         self.mode = isolation_mode or default_isolation()
+        secrets = list(dict.fromkeys([*default_secret_paths(), *map(str, secret_paths)]))
+        self.confinement = Confinement(secret_paths=tuple(secrets), network=network,
+                                       filesystem=filesystem, processes=processes)
+        self.grader_protections = ["wall_clock_timeout", "npy_transport_no_pickle", "reply_size_cap",
+                                   "fresh_interpreter_zygote" if self.mode == "fork" else "spawned_worker"]
+        if isolation.set_undumpable():
+            self.grader_protections.append("grader_undumpable")
+        self._lock = threading.Lock()
+        self._live: set[int] = set()
         self._uid_lock = None
         self.uid = None
         if hasattr(os, "geteuid") and os.geteuid() == 0:
@@ -119,7 +167,8 @@ class Sandbox:
         self._zygote = subprocess.Popen(
             [sys.executable, "-s", "-m", "autograder.zygote", "--ctrl", str(child.fileno()),
              "--uid", str(self.uid if self.uid is not None else -1),
-             "--limits", json.dumps(self.limits.to_plain())],
+             "--limits", json.dumps(self.limits.to_plain()),
+             "--confinement", json.dumps(self.confinement.to_plain())],
             pass_fds=[child.fileno()], stdin=subprocess.DEVNULL, env=_clean_env(),
         )
         child.close()
@@ -128,8 +177,11 @@ class Sandbox:
             raise RuntimeError("the sandbox zygote did not start")
 
     def _request(self, req: dict, fds: list[int] = ()) -> dict:
-        socket.send_fds(self._ctrl, [json.dumps(req).encode()], list(fds))
-        reply = self._ctrl.recv(65536)
+        with self._lock:
+            if self._ctrl is None:
+                raise RuntimeError("the sandbox is closed")
+            socket.send_fds(self._ctrl, [json.dumps(req).encode()], list(fds))
+            reply = self._ctrl.recv(65536)
         if not reply:
             raise RuntimeError("the sandbox zygote died")
         return json.loads(reply)
@@ -142,8 +194,12 @@ class Sandbox:
         return path
 
     def start(self, assignment_file: str) -> "WorkerProcess":
+        if self.uid is not None and self._live:
+            raise RuntimeError("this sandbox already runs a worker (its reap kills every process of its uid); "
+                               "use one Sandbox per thread")
         workdir = self._new_workdir()
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        ours.set_inheritable(False)
         try:
             if self.mode == "fork":
                 pid = self._request(
@@ -155,14 +211,20 @@ class Sandbox:
                 proc = subprocess.Popen(
                     [sys.executable, "-s", "-m", "autograder.worker", "--fd", str(theirs.fileno()),
                      "--workdir", str(workdir), "--assignment-file", assignment_file,
-                     "--limits", json.dumps(self.limits.to_plain())],
+                     "--limits", json.dumps(self.limits.to_plain()),
+                     "--confinement", json.dumps(self.confinement.to_plain())],
                     pass_fds=[theirs.fileno()], start_new_session=True,
                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                     env=_clean_env(),
                 )
                 pid = proc.pid
+        except BaseException:
+            ours.close()
+            shutil.rmtree(workdir, ignore_errors=True)
+            raise
         finally:
             theirs.close()
+        self._live.add(pid)
         return WorkerProcess(self, pid, proc, ours, workdir)
 
     def reap(self, wp: "WorkerProcess") -> str:
@@ -171,18 +233,22 @@ class Sandbox:
             os.killpg(wp.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
-        if wp.proc is not None:
-            code = wp.proc.wait()
-            status = describe_exit(code)
-        else:
-            status = self._request({"op": "reap", "pid": wp.pid})["status"]
-        shutil.rmtree(wp.workdir, ignore_errors=True)
+        try:
+            if wp.proc is not None:
+                code = wp.proc.wait()
+                status = describe_exit(code)
+            else:
+                status = str(self._request({"op": "reap", "pid": wp.pid})["status"])
+        finally:
+            self._live.discard(wp.pid)
+            shutil.rmtree(wp.workdir, ignore_errors=True)
         return status
 
     def close(self) -> None:
         if self._ctrl is not None:
-            self._ctrl.close()
-            self._ctrl = None
+            with self._lock:
+                self._ctrl.close()
+                self._ctrl = None
             try:
                 self._zygote.wait(timeout=10)
             except subprocess.TimeoutExpired:
@@ -204,14 +270,20 @@ class Sandbox:
 class WorkerProcess:
     def __init__(self, sandbox: Sandbox, pid: int, proc, sock: socket.socket, workdir: Path):
         self.sandbox, self.pid, self.proc, self.sock, self.workdir = sandbox, pid, proc, sock, workdir
-        self.channel = Channel(sock.fileno(), REPLY_DTYPES)
+        self.channel = Channel(sock.fileno(), REPLY_DTYPES, nonblocking=True)
         self.exit_status = ""
+        self.seq = 0
 
     def kill(self) -> str:
         if not self.exit_status:
-            self.exit_status = self.sandbox.reap(self)
-            self.sock.close()
+            try:
+                self.exit_status = self.sandbox.reap(self) or "worker gone"
+            finally:
+                self.sock.close()
         return self.exit_status
+
+    def cpu(self) -> float | None:
+        return _cpu_seconds(self.pid, self.sandbox.uid if self.sandbox.confinement.processes else None)
 
 
 class Submission:
@@ -232,10 +304,14 @@ class Submission:
         wp = self.sandbox.start(self.assignment_file)
         self.worker = wp
         try:
-            ready, _ = wp.channel.recv(timeout=START_TIMEOUT)
-            self.protections = ready.get("protections", [])
-            wp.channel.send({"op": "load", "source": self.source})
-            reply, _ = wp.channel.recv(timeout=self.load_timeout)
+            # sent after confinement and before any student code runs: still the worker's own word
+            ready, _ = wp.channel.recv(timeout=START_TIMEOUT, max_bytes=65536)
+            worker_side = ready.get("protections") if ready.get("status") == "ready" else None
+            if not isinstance(worker_side, list):
+                raise TransportError("the worker did not report ready")
+            self.protections = [*self.sandbox.grader_protections, *(_text(p, 64) for p in worker_side[:64])]
+            wp.channel.send({"op": "load", "source": self.source}, timeout=self.load_timeout)
+            reply, _ = wp.channel.recv(timeout=self.load_timeout, max_bytes=1024 * 1024)
         except Timeout:
             result = LoadResult("timeout", detail=f"loading the file took longer than {self.load_timeout:g} s")
             self._drop()
@@ -243,9 +319,12 @@ class Submission:
             status = self._drop()
             result = LoadResult("crashed", detail=f"the worker died while loading the file ({status or exc})")
         else:
+            status = reply.get("status")
+            defined = reply.get("defined") if isinstance(reply.get("defined"), dict) else {}
             result = LoadResult(
-                reply.get("status", "crashed"), defined=reply.get("defined", {}),
-                error=reply.get("error"), stdout=str(reply.get("stdout", ""))[:16384],
+                status if status in ("loaded", "syntax_error", "load_error") else "crashed",
+                defined={_text(k, 200): v for k, v in defined.items() if v in ("ok", "missing", "not_callable")},
+                error=_error_dict(reply.get("error")), stdout=_text(reply.get("stdout", "")),
             )
         if self.load_result is None:
             self.load_result = result
@@ -265,11 +344,16 @@ class Submission:
             return CallResult("not_loaded", detail=load.status)
         scalars, arrays = flatten_inputs(inputs)
         wp = self.worker
-        cpu0 = _cpu_seconds(wp.pid)
+        wp.seq += 1
+        cap = max(REPLY_MIN_BYTES, REPLY_FACTOR * sum(a.nbytes for a in arrays.values()))
+        cpu0 = wp.cpu()
         start = time.perf_counter()
         try:
-            wp.channel.send({"op": "call", "function": function, "scalars": scalars, "returns": returns}, arrays)
-            header, out = wp.channel.recv(timeout=timeout)
+            wp.channel.send({"op": "call", "seq": wp.seq, "function": function, "scalars": scalars,
+                             "returns": returns}, arrays, timeout=timeout)
+            header, out = wp.channel.recv(timeout=max(0.0, timeout - (time.perf_counter() - start)), max_bytes=cap)
+            if header.get("seq") != wp.seq:
+                raise TransportError("a reply out of sequence (a frame not sent by the worker's call loop)")
         except Timeout:
             self._drop()
             self.restarts += 1
@@ -280,8 +364,9 @@ class Submission:
             detail = status if isinstance(exc, (Closed, BrokenPipeError)) else f"{exc}; {status}"
             return CallResult("crashed", detail=detail, wall=time.perf_counter() - start)
         wall = time.perf_counter() - start
-        cpu1 = _cpu_seconds(wp.pid)
-        return _call_result(header, out, wall, (cpu1 - cpu0) if cpu0 is not None and cpu1 is not None else 0.0)
+        cpu1 = wp.cpu()
+        cpu = max(0.0, cpu1 - cpu0) if cpu0 is not None and cpu1 is not None else 0.0
+        return _call_result(header, out, wall, cpu, inputs=set(arrays))
 
     def close(self) -> None:
         self._drop()
@@ -293,34 +378,109 @@ class Submission:
         self.close()
 
 
-def _call_result(header: dict, out: dict[str, np.ndarray], wall: float, cpu: float) -> CallResult:
+_CONTROL = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-_]|[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def _text(value, cap: int = TEXT_CAP) -> str:
+    """Untrusted text made safe to show: a str, capped, valid UTF-8, without terminal escapes
+    or control characters (newlines and tabs kept)."""
+    if not isinstance(value, str):
+        return ""
+    if len(value) > cap:
+        value = value[:cap] + f"\n... [{len(value) - cap} more characters not shown]"
+    value = value.encode("utf-8", "replace").decode("utf-8")
+    return _CONTROL.sub("", value)
+
+
+def _error_dict(err) -> dict | None:
+    if not isinstance(err, dict):
+        return None
+    return {"type": _text(err.get("type"), 100), "message": _text(err.get("message"), 4000),
+            "traceback": _text(err.get("traceback"), 4000)}
+
+
+def _type_facts(types, names: set[str]) -> dict:
+    """Only well-formed facts about declared outputs: {"type": str, "dtype": str, "shape": [int]}."""
+    clean = {}
+    if not isinstance(types, dict):
+        return clean
+    for name, info in types.items():
+        if name not in names or not isinstance(info, dict):
+            continue
+        fact = {"type": _text(info.get("type"), 200)}
+        if isinstance(info.get("dtype"), str):
+            fact["dtype"] = _text(info["dtype"], 100)
+        shape = info.get("shape")
+        if isinstance(shape, list) and len(shape) <= 32 and all(type(d) is int and d >= 0 for d in shape):
+            fact["shape"] = list(shape)
+        clean[name] = fact
+    return clean
+
+
+def _call_result(header: dict, out: dict[str, np.ndarray], wall: float, cpu: float,
+                 inputs: set[str] = frozenset()) -> CallResult:
+    """A CallResult from an untrusted reply: every field type-checked, capped and sanitised."""
+
     def as_dict(x):
         return x if isinstance(x, dict) else {}
 
-    def as_list(x):
-        return [str(v) for v in x] if isinstance(x, list) else []
+    def as_list(x, allowed=None):
+        items = [v for v in x if isinstance(v, str)] if isinstance(x, list) else []
+        return [v for v in items if allowed is None or v in allowed][:64]
 
     status = header.get("status")
     if status not in ("ok", "error", "memory_limit"):
         status = "crashed"
-    error = header.get("error") if isinstance(header.get("error"), dict) else None
+    outputs = {k[4:]: v for k, v in out.items()
+               if k.startswith("out.") and type(v) is np.ndarray and v.dtype == np.float64}
+    names = set(outputs) | {k for k in as_dict(header.get("types")) if isinstance(k, str)}
     return CallResult(
-        status=status,
-        outputs={k[4:]: v for k, v in out.items() if k.startswith("out.")},
-        types=as_dict(header.get("types")), problems={str(k): str(v) for k, v in as_dict(header.get("problems")).items()},
-        warnings=as_list(header.get("warnings")), mutated=as_list(header.get("mutated")),
-        stdout=str(header.get("stdout", ""))[:16384], error=error, wall=wall, cpu=cpu,
+        status=status, outputs=outputs, types=_type_facts(header.get("types"), names),
+        problems={_text(k, 200): _text(v, 1000) for k, v in as_dict(header.get("problems")).items()
+                  if isinstance(k, str)},
+        warnings=as_list(header.get("warnings"), {"divide", "overflow", "underflow", "invalid"}),
+        mutated=as_list(header.get("mutated"), inputs),
+        stdout=_text(header.get("stdout", "")), error=_error_dict(header.get("error")),
+        wall=wall, cpu=cpu,
     )
 
 
-def _cpu_seconds(pid: int) -> float | None:
-    """utime + stime of a process, read by the grader (the worker's own clock is not trusted)."""
+def _cpu_seconds(pid: int, uid: int | None = None) -> float | None:
+    """CPU seconds of a worker, read by the grader (the worker's own clock is not trusted):
+    its process CPU clock (all threads, ns) + reaped children (/proc stat cutime+cstime) +
+    with ``uid``, every other live or zombie process of that uid (workers allowed to fork)."""
+    try:
+        own = time.clock_gettime_ns(((~pid) << 3) | 2) / 1e9  # CPUCLOCK_SCHED of the whole process
+    except (OSError, AttributeError, OverflowError):
+        own = None
     try:
         with open(f"/proc/{pid}/stat") as fh:
             fields = fh.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        tick = os.sysconf("SC_CLK_TCK")
+        if own is None:
+            own = (int(fields[11]) + int(fields[12])) / tick
+        total = own + (int(fields[13]) + int(fields[14])) / tick
     except (OSError, IndexError, ValueError):
-        return None
+        return own
+    if uid is not None:
+        total += _uid_cpu(uid, exclude=pid)
+    return total
+
+
+def _uid_cpu(uid: int, exclude: int) -> float:
+    tick, total = os.sysconf("SC_CLK_TCK"), 0.0
+    for name in os.listdir("/proc"):
+        if not name.isdigit() or int(name) == exclude:
+            continue
+        try:
+            if os.stat(f"/proc/{name}").st_uid != uid:
+                continue
+            with open(f"/proc/{name}/stat") as fh:
+                f = fh.read().rsplit(")", 1)[1].split()
+            total += (int(f[11]) + int(f[12]) + int(f[13]) + int(f[14])) / tick
+        except (OSError, IndexError, ValueError):
+            continue
+    return total
 
 
 UID_RANGE = range(61000, 62000)

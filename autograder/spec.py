@@ -157,9 +157,10 @@ class Part:
     ``variants`` name model mistakes for diagnosis: ``code -> fn(inputs, expected) -> outputs``.
     ``figure(items) -> png bytes`` draws feedback from ``[(case, got, expected), ...]``.
     ``budget`` flags answers computed the expensive way (finite differences, a forward pass per
-    parameter): a call slower than ``budget`` x the reference on the same case, and slower than
-    ``BUDGET_FLOOR`` seconds, fails as ``too_slow``. Give such a part one large case (an edge
-    pinned at a wide shape) so the difference shows; the grader measures the time itself.
+    parameter): a call using more CPU than ``budget`` x the reference on the same case, and more
+    than ``BUDGET_FLOOR`` seconds, fails as ``too_slow``, and the part then scores 0. Give such a
+    part one large case (an edge pinned at a wide shape) so the difference shows; the grader
+    measures the worker's CPU time itself.
     ``values=False`` makes a property part: shape, dtype and finiteness are still checked, then
     only ``checks`` decide (e.g. "rows of P sum to 1").
     """

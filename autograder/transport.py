@@ -14,6 +14,7 @@ from __future__ import annotations
 import ast
 import io
 import json
+import math
 import os
 import select
 import struct
@@ -24,6 +25,7 @@ import numpy as np
 MAX_HEADER_BYTES = 256 * 1024
 MAX_ARRAY_BYTES = 64 * 1024 * 1024
 MAX_FRAME_BYTES = 128 * 1024 * 1024
+MAX_ARRAYS = 64
 NPY_MAGIC = b"\x93NUMPY"
 
 # What each side accepts. The grader only takes real float64 back; inputs may carry integers.
@@ -77,19 +79,21 @@ def parse_npy(blob: bytes, allowed: frozenset[str]) -> np.ndarray:
         raise TransportError("oversized or truncated .npy header")
     try:
         meta = ast.literal_eval(blob[start:start + hlen].decode("latin1"))
-    except (ValueError, SyntaxError) as exc:
+    except Exception as exc:  # noqa: BLE001 - ValueError, SyntaxError, RecursionError, MemoryError ...
         raise TransportError(f"unreadable .npy header: {exc}") from None
     if not isinstance(meta, dict) or set(meta) != {"descr", "fortran_order", "shape"}:
         raise TransportError("malformed .npy header")
     descr, fortran, shape = meta["descr"], meta["fortran_order"], meta["shape"]
-    if descr not in allowed:
-        raise TransportError(f"dtype {descr!r} is not accepted (allowed: {sorted(allowed)})")
+    if not isinstance(descr, str) or descr not in allowed:
+        raise TransportError(f"dtype {str(descr)[:40]!r} is not accepted (allowed: {sorted(allowed)})")
+    if not isinstance(fortran, bool):
+        raise TransportError("malformed .npy header (fortran_order)")
     if not isinstance(shape, tuple) or len(shape) > 8 or not all(
-        isinstance(s, int) and 0 <= s for s in shape
+        type(s) is int and 0 <= s < 2**40 for s in shape
     ):
-        raise TransportError(f"bad shape {shape!r} in .npy header")
+        raise TransportError(f"bad shape {str(shape)[:80]} in .npy header")
     dtype = np.dtype(descr)
-    count = int(np.prod(shape, dtype=np.int64)) if shape else 1
+    count = math.prod(shape)  # Python ints: no int64 wrap-around that could fake a small size
     payload = len(blob) - start - hlen
     if count * dtype.itemsize != payload:
         raise TransportError(
@@ -114,7 +118,9 @@ def decode(frame: bytes, allowed: frozenset[str]) -> tuple[dict, dict[str, np.nd
     if not isinstance(header, dict):
         raise TransportError("message header is not a JSON object")
     names = header.get("arrays", [])
-    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+    if not isinstance(names, list) or len(names) > MAX_ARRAYS or not all(
+        isinstance(n, str) and len(n) <= 200 for n in names
+    ) or len(set(names)) != len(names):
         raise TransportError("message header has a bad 'arrays' list")
     arrays: dict[str, np.ndarray] = {}
     pos = 4 + hlen
@@ -135,25 +141,40 @@ def decode(frame: bytes, allowed: frozenset[str]) -> tuple[dict, dict[str, np.nd
 # ---------------------------------------------------------------- a framed channel on one fd
 
 class Channel:
-    """Length-prefixed frames over a file descriptor (pipe or socket), with deadlines."""
+    """Length-prefixed frames over a file descriptor (pipe or socket), with deadlines.
 
-    def __init__(self, fd: int, allowed: frozenset[str]):
+    The grader's side is ``nonblocking``: a peer that stops reading cannot stall a send past
+    its deadline, and a peer that sends slowly cannot stall a receive past it."""
+
+    def __init__(self, fd: int, allowed: frozenset[str], *, nonblocking: bool = False):
         self.fd = fd
         self.allowed = allowed
+        if nonblocking:
+            os.set_blocking(fd, False)
 
-    def send(self, header: dict, arrays: dict[str, np.ndarray] | None = None) -> None:
+    def send(self, header: dict, arrays: dict[str, np.ndarray] | None = None,
+             timeout: float | None = None) -> None:
+        deadline = None if timeout is None else time.monotonic() + timeout
         data = encode(header, arrays)
         frame = struct.pack("<Q", len(data)) + data
         view = memoryview(frame)
         while view:
-            n = os.write(self.fd, view)
+            if deadline is not None:
+                left = deadline - time.monotonic()
+                if left <= 0 or not _ready(self.fd, left, write=True):
+                    raise Timeout()
+            try:
+                n = os.write(self.fd, view)
+            except BlockingIOError:
+                continue
             view = view[n:]
 
-    def recv(self, timeout: float | None = None) -> tuple[dict, dict[str, np.ndarray]]:
+    def recv(self, timeout: float | None = None, max_bytes: int = MAX_FRAME_BYTES) -> tuple[dict, dict[str, np.ndarray]]:
         deadline = None if timeout is None else time.monotonic() + timeout
         (size,) = struct.unpack("<Q", self._read_exact(8, deadline))
-        if size > MAX_FRAME_BYTES:
-            raise TransportError(f"frame of {size} bytes exceeds the {MAX_FRAME_BYTES}-byte cap")
+        cap = min(max_bytes, MAX_FRAME_BYTES)
+        if size > cap:
+            raise TransportError(f"frame of {size} bytes exceeds the {cap}-byte cap")
         return decode(self._read_exact(size, deadline), self.allowed)
 
     def _read_exact(self, n: int, deadline: float | None) -> bytes:
@@ -161,9 +182,14 @@ class Channel:
         while got < n:
             if deadline is not None:
                 left = deadline - time.monotonic()
-                if left <= 0 or not _readable(self.fd, left):
+                if left <= 0 or not _ready(self.fd, left):
                     raise Timeout()
-            chunk = os.read(self.fd, min(n - got, 1 << 20))
+            try:
+                chunk = os.read(self.fd, min(n - got, 1 << 20))
+            except BlockingIOError:
+                if deadline is None:
+                    _ready(self.fd, 1.0)
+                continue
             if not chunk:
                 raise Closed("peer closed the channel")
             chunks.append(chunk)
@@ -177,9 +203,14 @@ class Channel:
             pass
 
 
-def _readable(fd: int, timeout: float) -> bool:
+def _ready(fd: int, timeout: float, write: bool = False) -> bool:
     if hasattr(select, "poll"):
         poller = select.poll()
-        poller.register(fd, select.POLLIN | select.POLLHUP | select.POLLERR)
+        poller.register(fd, (select.POLLOUT if write else select.POLLIN) | select.POLLHUP | select.POLLERR)
         return bool(poller.poll(max(0, int(timeout * 1000) + 1)))
-    return bool(select.select([fd], [], [], timeout)[0])
+    r, w, _ = select.select([] if write else [fd], [fd] if write else [], [], timeout)
+    return bool(r or w)
+
+
+def _readable(fd: int, timeout: float) -> bool:
+    return _ready(fd, timeout)

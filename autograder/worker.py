@@ -188,7 +188,7 @@ class Session:
             if arrays[k].shape != v.shape or not np.array_equal(arrays[k], v, equal_nan=True)
         ]
         header = {
-            "status": "ok", "types": types, "problems": problems, "warnings": warned,
+            "seq": msg.get("seq"), "status": "ok", "types": types, "problems": problems, "warnings": warned,
             "mutated": mutated, "stdout": out.text(), "cpu": cpu, "wall": wall,
         }
         return header, {f"out.{k}": v for k, v in result.items()}
@@ -204,6 +204,7 @@ class Session:
                 self.channel.send(self.load(msg))
             elif op == "call":
                 header, out = self.call(msg, arrays)
+                header["seq"] = msg.get("seq")
                 self.channel.send(header, out)
             else:
                 return
@@ -233,11 +234,13 @@ def load_assignment(path: str):
     return module.ASSIGNMENT
 
 
-def run(fd: int, *, assignment_file: str, workdir: str, uid: int | None, limits: isolation.Limits) -> None:
+def run(fd: int, *, assignment_file: str, workdir: str, uid: int | None, limits: isolation.Limits,
+        confinement: isolation.Confinement = isolation.Confinement()) -> None:
     """Confine this process, then serve requests on ``fd`` until the grader closes it."""
     isolation.block_imports()
     assignment = load_assignment(assignment_file)  # before file access is dropped
-    active = isolation.confine(workdir=workdir, uid=uid, limits=limits, keep_fds=(fd,))
+    active = isolation.confine(workdir=workdir, uid=uid, limits=limits, keep_fds=(fd,), confinement=confinement)
+    active.append("import_blocker")
     channel = Channel(fd, INPUT_DTYPES)
     channel.send({"status": "ready", "protections": active})
     Session(channel, limits, assignment).serve()
@@ -252,11 +255,13 @@ def main(argv: list[str] | None = None) -> None:  # spawn fallback
     parser.add_argument("--workdir", required=True)
     parser.add_argument("--assignment-file", required=True)
     parser.add_argument("--limits", default="{}")
+    parser.add_argument("--confinement", default="{}")
     opts = parser.parse_args(argv)
     for name in isolation.PREIMPORT:
         importlib.import_module(name)
     run(opts.fd, assignment_file=opts.assignment_file, workdir=opts.workdir, uid=None,
-        limits=isolation.Limits(**json.loads(opts.limits)))
+        limits=isolation.Limits(**json.loads(opts.limits)),
+        confinement=isolation.Confinement.from_plain(json.loads(opts.confinement)))
 
 
 if __name__ == "__main__":

@@ -29,9 +29,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--ctrl", type=int, required=True)
     parser.add_argument("--uid", type=int, default=-1)
     parser.add_argument("--limits", default="{}")
+    parser.add_argument("--confinement", default="{}")
     opts = parser.parse_args(argv)
     uid = opts.uid if opts.uid >= 0 else None
     limits = isolation.Limits(**json.loads(opts.limits))
+    confinement = isolation.Confinement.from_plain(json.loads(opts.confinement))
     ctrl = socket.socket(fileno=opts.ctrl)
 
     for name in isolation.PREIMPORT:
@@ -42,6 +44,7 @@ def main(argv: list[str] | None = None) -> None:
     libc = isolation._libc()
     libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     libc.prctl(isolation.PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    isolation.set_undumpable()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     while True:
@@ -55,7 +58,7 @@ def main(argv: list[str] | None = None) -> None:
         if req["op"] == "ping":
             reply = {"pong": True}
         elif req["op"] == "fork":
-            reply = {"pid": _fork_worker(ctrl, fds[0], req, uid, limits)}
+            reply = {"pid": _fork_worker(ctrl, fds[0], req, uid, limits, confinement)}
         elif req["op"] == "reap":
             reply = {"status": _reap(req["pid"], uid)}
         else:
@@ -65,7 +68,8 @@ def main(argv: list[str] | None = None) -> None:
         ctrl.send(json.dumps(reply).encode())
 
 
-def _fork_worker(ctrl: socket.socket, fd: int, req: dict, uid: int | None, limits: isolation.Limits) -> int:
+def _fork_worker(ctrl: socket.socket, fd: int, req: dict, uid: int | None, limits: isolation.Limits,
+                 confinement: isolation.Confinement) -> int:
     pid = os.fork()
     if pid:
         return pid
@@ -74,7 +78,8 @@ def _fork_worker(ctrl: socket.socket, fd: int, req: dict, uid: int | None, limit
         ctrl.close()
         os.setsid()
         signal.signal(signal.SIGINT, signal.SIG_DFL)
-        worker.run(fd, assignment_file=req["assignment_file"], workdir=req["workdir"], uid=uid, limits=limits)
+        worker.run(fd, assignment_file=req["assignment_file"], workdir=req["workdir"], uid=uid, limits=limits,
+                   confinement=confinement)
     except BaseException:  # noqa: BLE001 - the worker must never return into the zygote loop
         code = 70
     finally:
@@ -82,32 +87,74 @@ def _fork_worker(ctrl: socket.socket, fd: int, req: dict, uid: int | None, limit
 
 
 def _reap(pid: int, uid: int | None) -> str:
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-    if uid is not None:  # every process of the sandbox uid, e.g. escaped via setsid + double fork
-        helper = os.fork()
-        if helper == 0:
-            try:
-                os.setuid(uid)
-                os.kill(-1, signal.SIGKILL)
-            finally:
-                os._exit(0)
-        os.waitpid(helper, 0)
+    """Kill the worker's process group, every process of the sandbox uid (setsid + double fork
+    escapes the group), and every process re-parented to us (we are their subreaper); reap
+    them all, so nothing outlives the worker and no zombie accumulates over thousands of
+    workers."""
+    for kill in (lambda: os.killpg(pid, signal.SIGKILL), lambda: os.kill(pid, signal.SIGKILL)):
+        try:
+            kill()
+        except (ProcessLookupError, PermissionError):
+            pass
+    if uid is not None:
+        _sweep_uid(uid)
     try:
         _, status = os.waitpid(pid, 0)
         result = describe_exit(os.waitstatus_to_exitcode(status))
     except ChildProcessError:
         result = "worker already gone"
-    while True:  # orphans re-parented to us
+    for _ in range(100):  # orphans re-parented to us; each round also catches their children
+        kids = _children()
+        for kid in kids:
+            try:
+                os.kill(kid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        for kid in kids:
+            try:
+                os.waitpid(kid, 0)
+            except ChildProcessError:
+                pass
+        _reap_nohang()
+        if not kids:
+            break
+    return result
+
+
+def _sweep_uid(uid: int) -> None:
+    """A helper that becomes the sandbox uid and kills every process it can: all of that uid."""
+    helper = os.fork()
+    if helper == 0:
+        try:
+            os.setgroups([])
+            os.setgid(uid)
+            os.setuid(uid)
+            os.kill(-1, signal.SIGKILL)
+        finally:
+            os._exit(0)
+    os.waitpid(helper, 0)
+
+
+def _children() -> list[int]:
+    """Our live (or zombie, not yet reaped) children, from /proc/self/task/*/children."""
+    kids: list[int] = []
+    try:
+        for tid in os.listdir("/proc/self/task"):
+            with open(f"/proc/self/task/{tid}/children") as fh:
+                kids += [int(x) for x in fh.read().split()]
+    except OSError:
+        pass
+    return kids
+
+
+def _reap_nohang() -> None:
+    while True:
         try:
             reaped, _ = os.waitpid(-1, os.WNOHANG)
         except ChildProcessError:
-            break
+            return
         if reaped == 0:
-            break
-    return result
+            return
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@ import numpy as np
 
 
 def _sigmoid(z):
-    return 0.5 * (1.0 + np.tanh(0.5 * z))  # = 1 / (1 + exp(-z)), without overflow
+    return np.exp(-np.logaddexp(0.0, -z))  # = 1 / (1 + exp(-z)), without overflow, accurate in the tails
 
 
 def softmax(Z):

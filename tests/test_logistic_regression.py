@@ -125,5 +125,6 @@ def test_finite_differences_are_flagged_by_the_time_budget(grade_source):
     slow = [c for c in dw.cases if c.code == "too_slow"]
     assert [c.id for c in slow] == ["gradients[N=10,D=5000,case=9]"]
     assert "reference took" in slow[0].detail
+    assert dw.score == 0  # the budget costs the whole part
     # on small cases finite differences are accurate to the tolerance: only the budget catches them
     assert all(c.passed for c in dw.cases if c.code != "too_slow")

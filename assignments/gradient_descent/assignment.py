@@ -333,7 +333,7 @@ ASSIGNMENT = Assignment(
              cases=Cases(stable_lr_matrix, dims={"D": (1, 20)}, random=6, edges=({"D": 1}, {"D": 2}))),
         Part("fit_logistic_regression.losses", points=2, function="fit_logistic_regression",
              group="fit_logistic_regression", outputs=("losses",), tol=VALUES,
-             variants={"history_off_by_one": _losses_after_step}, cases=FIT_CASES),
+             variants={"loss_after_step": _losses_after_step}, cases=FIT_CASES),
         Part("fit_logistic_regression.params", points=2, function="fit_logistic_regression",
              group="fit_logistic_regression", outputs=("w", "b"), tol=VALUES,
              tols={"b": SCALAR}, cases=FIT_CASES),

@@ -7,6 +7,9 @@ import numpy as np
 from autograder.spec import Assignment, Cases, Function, Out, Part, Probes, Returns, Tol
 
 VALUES = Tol(rtol=1e-8)
+#: A loss or a bias gradient is one number that can be (or cancel to) exactly 0: compare it
+#: relative to max(|expected|, 1) rather than to its own size.
+SCALAR = Tol(rtol=1e-8, scale_floor=1.0)
 SIZES = {"N": (1, 12), "D": (1, 7)}
 EDGES = ({"N": 1}, {"D": 1}, {"N": 1, "D": 1})
 
@@ -62,8 +65,8 @@ ASSIGNMENT = Assignment(
         Part("sigmoid_stable", points=1, function="sigmoid", tol=VALUES, forbid=("overflow",),
              cases=Probes({"huge_z": huge_logits_1d, "huge_z_2d": huge_logits_2d})),
         Part("predict_proba", points=1, function="predict_proba", tol=VALUES, cases=DATA),
-        Part("bce_loss", points=1.5, function="bce_loss", tol=VALUES, cases=DATA),
-        Part("bce_loss_stable", points=1, function="bce_loss", tol=VALUES,
+        Part("bce_loss", points=1.5, function="bce_loss", tol=SCALAR, cases=DATA),
+        Part("bce_loss_stable", points=1, function="bce_loss", tol=SCALAR,
              cases=Probes({
                  "saturated_right": _saturated([1, 0, 1, 0]),
                  "saturated_wrong": _saturated([0, 1, 0, 1]),
@@ -73,6 +76,6 @@ ASSIGNMENT = Assignment(
         Part("gradients.dw", points=2, function="gradients", group="gradients", outputs=("dw",),
              tol=VALUES, cases=GRADIENT_DATA, budget=FAST),
         Part("gradients.db", points=1, function="gradients", group="gradients", outputs=("db",),
-             tol=VALUES, cases=GRADIENT_DATA, budget=FAST),
+             tol=SCALAR, cases=GRADIENT_DATA, budget=FAST),
     ],
 )

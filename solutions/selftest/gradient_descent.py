@@ -102,7 +102,7 @@ MUTANTS = [
         losses[epoch] = np.mean(np.logaddexp(0.0, z) - y * z)
 ''')],
         loses=['fit_logistic_regression.losses'],
-        labels={'fit_logistic_regression.losses': 'history_off_by_one'},
+        labels={'fit_logistic_regression.losses': 'loss_after_step'},
     ),
     Mutant(
         'fit_not_from_zeros',

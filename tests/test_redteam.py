@@ -1,0 +1,220 @@
+"""Red team: one or more hostile submissions per attack category (research/security.md §5),
+each graded through the real sandbox against logistic_regression.
+
+For every submission: it scores no more than its honest math earns (the all-zeros control on
+the same cases, or for finite differences the same honest forward pass with zero gradients),
+the grader survives and returns a full Report, no file outside the worker's directory changes
+(watched secrets and assignment files, world-writable canaries in /tmp and /var/tmp, no planted
+names in the scratch dirs or the repo), nothing connected to a loopback listener, and the run
+ends within its time bound.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import socket
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from autograder import project
+from autograder.grade import Grader
+from autograder.report import Report, to_json
+
+pytestmark = pytest.mark.slow
+
+A = "logistic_regression"
+HERE = Path(__file__).resolve().parent / "redteam"
+TIME_LIMIT = 2.0  #: seconds per call for these tests (the assignment's 5 s makes hangs slow)
+WALL_BOUND = 90.0  #: one submission, all parts, including every timeout and restart
+ZEROS, FORWARD = "_control_zeros.py", "_control_forward.py"
+
+SUBMISSIONS = [
+    pytest.param("early_exit.py", ZEROS, id="early_exit"),
+    pytest.param("early_exit_at_import.py", ZEROS, id="early_exit-at_import"),
+    pytest.param("result_forgery.py", ZEROS, id="result_forgery"),
+    pytest.param("monkeypatching.py", ZEROS, id="monkeypatching"),
+    pytest.param("lying_objects.py", ZEROS, id="lying_objects"),
+    pytest.param("dtype_shape.py", ZEROS, id="dtype_shape_tricks"),
+    pytest.param("nonfinite.py", ZEROS, id="nan_inf"),
+    pytest.param("memory_discovery.py", ZEROS, id="reference_discovery_in_memory"),
+    pytest.param("secrets_disk.py", ZEROS, id="secrets_on_disk_and_env"),
+    pytest.param("forbidden_import.py", ZEROS, id="forbidden_libraries"),
+    pytest.param("forbidden_import_bypass.py", ZEROS, id="forbidden_libraries-bypass"),
+    pytest.param("finite_differences.py", FORWARD, id="finite_differences"),
+    pytest.param("input_mutation.py", ZEROS, id="input_mutation"),
+    pytest.param("cpu_time.py", ZEROS, id="cpu_time"),
+    pytest.param("memory.py", ZEROS, id="memory"),
+    pytest.param("processes.py", ZEROS, id="processes"),
+    pytest.param("threads.py", ZEROS, id="threads"),
+    pytest.param("output_flood.py", ZEROS, id="output_floods"),
+    pytest.param("transport_abuse.py", ZEROS, id="transport_abuse"),
+    pytest.param("filesystem_abuse.py", ZEROS, id="filesystem_abuse"),
+    pytest.param("network.py", ZEROS, id="network"),
+    pytest.param("grader_attack.py", ZEROS, id="attacks_on_the_grader"),
+    pytest.param("notebook_tricks.py", ZEROS, id="notebook_tricks"),
+    pytest.param("environment_detection.py", ZEROS, id="environment_detection"),
+]
+
+#: Names a submission might plant; none may appear in a scratch dir or the repo.
+PLANTED = {"results.json", "results.jsonl", "grades.csv", "numpy.py", "sitecustomize.py", "evil.pth",
+           ".OTTER_LOG", "planted.txt"}
+SCRATCH = [d for d in ("/tmp", "/var/tmp", "/dev/shm", "/run/lock") if os.path.isdir(d)]
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "absent"
+
+
+class World:
+    """What must not change: watched files, canaries in world-writable dirs, planted names."""
+
+    def __init__(self):
+        root = project.root()
+        self.repo = root
+        self.watched = [root / "solutions" / f"{A}.py", root / "solutions" / "grading.toml",
+                        *sorted((root / "assignments" / A).glob("*.py"))]
+        self.canaries = []
+        self.canary_dirs = []
+        for base in ("/tmp", "/var/tmp"):
+            if os.path.isdir(base):
+                d = Path(tempfile.mkdtemp(prefix="bpgrade-redteam-canary-", dir=base))
+                os.chmod(d, 0o777)  # world-writable on purpose: only the sandbox may stop writes
+                f = d / "canary.txt"
+                f.write_text("canary\n")
+                os.chmod(f, 0o666)
+                self.canary_dirs.append(d)
+                self.canaries.append(f)
+
+    def snapshot(self) -> dict:
+        return {
+            "files": {str(p): _sha(p) for p in self.watched + self.canaries},
+            "canary_dirs": {str(d): sorted(os.listdir(d)) for d in self.canary_dirs},
+            "planted": sorted(
+                f"{d}/{n}" for d in [*SCRATCH, str(self.repo), str(self.repo / "autograder"),
+                                     str(self.repo / "solutions"), str(self.repo.parent)]
+                if os.path.isdir(d) for n in os.listdir(d) if n in PLANTED or n.startswith("planted")
+            ),
+        }
+
+    def close(self):
+        for d in self.canary_dirs:
+            shutil.rmtree(d, ignore_errors=True)
+
+
+class Listener:
+    """A loopback TCP+UDP service on the grading host; it counts whoever reaches it."""
+
+    def __init__(self):
+        self.tcp = socket.create_server(("127.0.0.1", 0))
+        self.port = self.tcp.getsockname()[1]
+        self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.udp.bind(("127.0.0.1", self.port))
+        self.udp.settimeout(0.2)
+        self.tcp.settimeout(0.2)
+        self.hits: list[str] = []
+        self._stop = False
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self):
+        while not self._stop:
+            try:
+                conn, addr = self.tcp.accept()
+                self.hits.append(f"tcp {addr}")
+                conn.sendall(b"[0.5]")
+                conn.close()
+            except OSError:
+                pass
+            try:
+                data, addr = self.udp.recvfrom(65536)
+                self.hits.append(f"udp {addr}")
+            except OSError:
+                pass
+
+    def close(self):
+        self._stop = True
+        self._thread.join(timeout=2)
+        self.tcp.close()
+        self.udp.close()
+
+
+@pytest.fixture(scope="module")
+def grader():
+    g = Grader(A, mode="grade")
+    g.spec.time_limit = TIME_LIMIT
+    return g.prepare()
+
+
+@pytest.fixture(scope="module")
+def world():
+    w = World()
+    yield w
+    w.close()
+
+
+@pytest.fixture(scope="module")
+def listener():
+    srv = Listener()
+    yield srv
+    srv.close()
+
+
+@pytest.fixture(scope="module")
+def bounds(grader, sandbox):
+    cache: dict[str, float] = {}
+
+    def bound(control: str) -> float:
+        if control not in cache:
+            report = grader.grade_source((HERE / control).read_text(), sandbox)
+            assert report.load_error in (None, ""), report.load_error
+            cache[control] = report.score
+        return cache[control]
+
+    return bound
+
+
+def test_controls_are_sane(bounds, grader, sandbox):
+    """The bounds are meaningful: zeros earn little, the honest forward pass earns more, the
+    reference earns everything."""
+    assert bounds(ZEROS) < 3
+    assert bounds(ZEROS) < bounds(FORWARD) < grader.spec.max_score
+    reference = project.solution_path(A).read_text()
+    assert grader.grade_source(reference, sandbox).score == grader.spec.max_score
+
+
+@pytest.mark.parametrize("filename, control", SUBMISSIONS)
+def test_red_team_submission(filename, control, grader, sandbox, world, listener, bounds):
+    source = (HERE / filename).read_text()
+    assert source.lstrip().startswith('"""Category:'), "each red-team file names its category and attack"
+    source = source.replace("PORT = 0", f"PORT = {listener.port}")
+    bound = bounds(control)
+    before = world.snapshot()
+    hits_before = len(listener.hits)
+
+    start = time.monotonic()
+    report = grader.grade_source(source, sandbox)
+    wall = time.monotonic() - start
+
+    # the grader survived and recorded a full result
+    assert isinstance(report, Report)
+    assert len(report.parts) == len(grader.spec.parts)
+    to_json(report)  # serialisable, whatever the submission printed
+    # no more than honest math earns
+    assert report.score <= bound + 1e-9, (report.score, bound, [(p.name, p.score, p.diagnoses) for p in report.parts])
+    # nothing outside the worker's directory changed, nothing reached the network
+    assert world.snapshot() == before
+    assert listener.hits[hits_before:] == []
+    assert wall < WALL_BOUND
+    # the sandbox is still usable, and the same worker slot serves the next submission
+    assert sandbox._live == set()
+    if filename == "finite_differences.py":
+        assert "too_slow" in next(p.diagnoses for p in report.parts if p.name == "gradients.dw")
+    if filename == "forbidden_import.py":
+        assert all(p.diagnoses == ["forbidden_import"] for p in report.parts)
+    if filename not in ("forbidden_import.py",):
+        assert "seccomp" in report.protections or not report.protections or os.geteuid() != 0

@@ -1,0 +1,530 @@
+"""The trust boundary, unit by unit: transport validation, rlimits, secrets, network (net
+namespace and the seccomp path), Landlock, timeouts with process-group kill and orphan sweep,
+leak-freedom over many workers, the spawn fallback, reply sanitising and CPU accounting."""
+from __future__ import annotations
+
+import io
+import json
+import os
+import pickle
+import socket
+import struct
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pytest
+
+from autograder import isolation, project, transport
+from autograder.run import Sandbox, Submission, _call_result, _cpu_seconds
+from autograder.transport import INPUT_DTYPES, REPLY_DTYPES, Channel, TransportError
+
+A = "logistic_regression"
+ASSIGNMENT_FILE = str(project.assignments_dir() / A / "assignment.py")
+ROOT = os.geteuid() == 0 if hasattr(os, "geteuid") else False
+LINUX = sys.platform.startswith("linux")
+needs_root = pytest.mark.skipif(not (ROOT and LINUX), reason="needs root on Linux")
+
+
+def probe(sandbox: Sandbox, body: str) -> tuple[dict, list[str]]:
+    """Run ``body`` at load time in a worker; it fills RESULT (JSON-able)."""
+    src = "import json, os, sys\nRESULT = {}\n" + textwrap.dedent(body) + "\nprint('PROBE' + json.dumps(RESULT))\n"
+    with Submission(sandbox, src, ASSIGNMENT_FILE) as sub:
+        load = sub.load()
+        assert load.status == "loaded", (load.status, load.error, load.stdout)
+        return json.loads(load.stdout.split("PROBE", 1)[1].split("\n")[0]), sub.protections
+
+
+def try_open(path: str) -> str:
+    return f"""
+try:
+    with open({path!r}) as fh:
+        RESULT[{path!r}] = "read " + str(len(fh.read()))
+except OSError as exc:
+    RESULT[{path!r}] = type(exc).__name__
+"""
+
+
+# ================================================================ transport
+
+def npy(arr, allow_pickle=False) -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, arr, allow_pickle=allow_pickle)
+    return buf.getvalue()
+
+
+def fake_npy(header: str, payload: bytes = b"") -> bytes:
+    head = header.encode("latin1")
+    head += b" " * (-(10 + len(head) + 1) % 64) + b"\n"
+    return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(head)) + head + payload
+
+
+def frame(arrays: list[tuple[str, bytes]], header: dict | None = None) -> bytes:
+    head = json.dumps({**(header or {}), "arrays": [n for n, _ in arrays]}).encode()
+    body = struct.pack("<I", len(head)) + head
+    for _, blob in arrays:
+        body += struct.pack("<Q", len(blob)) + blob
+    return body
+
+
+class Evil:
+    def __reduce__(self):
+        return (os.system, ("touch /tmp/bpgrade-test-unpickled",))
+
+
+@pytest.mark.parametrize("blob, why", [
+    (npy(np.array([Evil(), 1], dtype=object), allow_pickle=True), "not accepted"),
+    (npy(np.zeros(3, dtype=[("a", "<f8")])), "not accepted"),
+    (npy(np.zeros(3, dtype=">f8")), "not accepted"),
+    (npy(np.zeros(3, dtype=np.float32)), "not accepted"),
+    (npy(np.zeros(3, dtype=np.complex128)), "not accepted"),
+    (fake_npy("{'descr': '<f8', 'fortran_order': False, 'shape': (1000000000000,), }"), "claims"),
+    (fake_npy("{'descr': '<f8', 'fortran_order': False, 'shape': (4294967296, 4294967296), }"), "claims"),
+    (fake_npy("{'descr': '<f8', 'fortran_order': False, 'shape': (3,), }", b"\0" * 16), "claims"),
+    (fake_npy("{'descr': ['<f8'], 'fortran_order': False, 'shape': (1,), }", b"\0" * 8), "not accepted"),
+    (fake_npy("{'descr': '<f8', 'fortran_order': 0, 'shape': (1,), }", b"\0" * 8), "fortran_order"),
+    (fake_npy("{'descr': '<f8', 'fortran_order': False, 'shape': (-1,), }"), "bad shape"),
+    (fake_npy("{'descr': '<f8', 'fortran_order': False, 'shape': (10**6,), }"), "unreadable"),
+    (fake_npy("__import__('os').system('true')"), "unreadable"),
+    (fake_npy("[" * 3000), "unreadable"),
+    (b"NOTNUMPY" + b"\0" * 64, "magic"),
+    (pickle.dumps(np.zeros(3)), "magic"),
+], ids=["object_pickle", "structured", "big_endian", "float32", "complex", "8TB_claim", "int64_wrap",
+        "lying_length", "unhashable_descr", "fortran_not_bool", "negative_shape", "expression_shape",
+        "code_in_header", "deep_nesting", "bad_magic", "raw_pickle"])
+def test_transport_rejects_hostile_arrays(blob, why):
+    with pytest.raises(TransportError, match=why):
+        transport.decode(frame([("out.x", blob)]), REPLY_DTYPES)
+    assert not os.path.exists("/tmp/bpgrade-test-unpickled")
+
+
+def test_transport_rejects_bad_frames_and_caps_sizes():
+    for bad in (b"", struct.pack("<I", 10**9), struct.pack("<I", 4) + b"[1]",
+                frame([("a", npy(np.zeros(1)))] * 2), frame([]) + b"junk",
+                frame([(f"a{i}", npy(np.zeros(1))) for i in range(transport.MAX_ARRAYS + 1)])):
+        with pytest.raises(TransportError):
+            transport.decode(bad, REPLY_DTYPES)
+    a, b = socket.socketpair()
+    try:
+        ch = Channel(a.fileno(), REPLY_DTYPES, nonblocking=True)
+        b.sendall(struct.pack("<Q", 1 << 62))
+        with pytest.raises(TransportError, match="cap"):
+            ch.recv(timeout=1)
+        b.sendall(struct.pack("<Q", 2 << 20))
+        with pytest.raises(TransportError, match="cap"):
+            ch.recv(timeout=1, max_bytes=1 << 20)
+        b.sendall(struct.pack("<Q", 100) + b"\0" * 10)  # slow / truncated: the deadline holds
+        t = time.monotonic()
+        with pytest.raises(transport.Timeout):
+            ch.recv(timeout=0.3)
+        assert time.monotonic() - t < 2
+    finally:
+        a.close()
+        b.close()
+
+
+def test_transport_send_has_a_deadline_when_the_peer_stops_reading():
+    a, b = socket.socketpair()
+    try:
+        ch = Channel(a.fileno(), INPUT_DTYPES, nonblocking=True)
+        t = time.monotonic()
+        with pytest.raises(transport.Timeout):
+            ch.send({"op": "call"}, {"x": np.zeros(8 << 20)}, timeout=0.5)
+        assert time.monotonic() - t < 3
+    finally:
+        a.close()
+        b.close()
+
+
+def test_subclass_and_plain_roundtrip():
+    class Liar(np.ndarray):
+        def __eq__(self, other):
+            return True
+
+    data = transport.encode({"x": 1}, {"out.a": np.arange(6.0).reshape(2, 3).view(Liar),
+                                        "out.f": np.asfortranarray(np.ones((2, 3)))})
+    header, arrays = transport.decode(data, REPLY_DTYPES)
+    assert header["x"] == 1
+    for arr in arrays.values():
+        assert type(arr) is np.ndarray and arr.dtype == np.float64 and arr.flags.c_contiguous and arr.flags.writeable
+
+
+def test_reply_fields_are_sanitised():
+    hostile = {"status": "ok", "types": {"s": {"type": ["x"], "dtype": [1], "shape": "abc"}, "zz": 5},
+               "problems": {"s": {"nested": 1}, 3: "x"}, "warnings": ["overflow", 7, "rm -rf"],
+               "mutated": ["X", "not_an_input"], "stdout": "\x1b[2Jhi\udcff\x00" + "y" * 100000,
+               "error": {"type": ["TypeError"], "message": 5}}
+    result = _call_result(hostile, {"out.s": np.zeros(2), "out.t": np.zeros(1, dtype=np.float64)}, 0.1, 0.1,
+                          inputs={"X"})
+    assert result.types == {"s": {"type": ""}}
+    assert result.warnings == ["overflow"] and result.mutated == ["X"]
+    assert "\x1b" not in result.stdout and "\x00" not in result.stdout and len(result.stdout) < 17000
+    result.stdout.encode("utf-8")
+    assert result.error == {"type": "", "message": "", "traceback": ""}
+    assert _call_result({"status": "pwned"}, {}, 0, 0).status == "crashed"
+
+
+# ================================================================ confinement
+
+@pytest.mark.slow
+@needs_root
+def test_worker_confinement_defaults(sandbox):
+    grader_pid = os.getpid()
+    result, protections = probe(sandbox, f"""
+import resource, socket, ctypes
+RESULT["uid"] = os.getuid()
+RESULT["env"] = sorted(os.environ)
+RESULT["fds"] = sorted(int(f) for f in os.listdir("/proc/self/fd"))
+RESULT["limits"] = {{n: resource.getrlimit(getattr(resource, n))[0] for n in
+    ("RLIMIT_CPU", "RLIMIT_FSIZE", "RLIMIT_NOFILE", "RLIMIT_NPROC", "RLIMIT_CORE", "RLIMIT_AS")}}
+try:
+    socket.socket(socket.AF_INET, socket.SOCK_STREAM).connect(("127.0.0.1", 9))
+    RESULT["inet"] = "connected"
+except OSError as exc:
+    RESULT["inet"] = exc.errno
+RESULT["ifaces"] = [l.split(":")[0].strip() for l in open("/proc/net/dev").read().splitlines()[2:]]
+for pid in ({grader_pid}, os.getppid()):
+    for leaf in ("environ", "mem", "root/etc/hostname", "cwd/solutions/grading.toml"):
+        try:
+            open(f"/proc/{{pid}}/{{leaf}}", "rb").read(10)
+            RESULT[f"{{pid}}/{{leaf}}"] = "read"
+        except OSError as exc:
+            RESULT[f"{{pid}}/{{leaf}}"] = type(exc).__name__
+    try:
+        os.kill(pid, 0)
+        RESULT[f"kill {{pid}}"] = "ok"
+    except OSError as exc:
+        RESULT[f"kill {{pid}}"] = type(exc).__name__
+    RESULT[f"ptrace {{pid}}"] = ctypes.CDLL(None, use_errno=True).ptrace(16, pid, None, None)
+try:
+    os.fork()
+    RESULT["fork"] = "forked"
+except OSError as exc:
+    RESULT["fork"] = exc.errno
+import threading, numpy as np
+out = []
+t = threading.Thread(target=lambda: out.append(float((np.ones((300, 300)) @ np.ones((300, 300)))[0, 0])))
+t.start(); t.join()
+RESULT["thread"] = out
+for d in ("/tmp", "/var/tmp", "/dev/shm", "..", "/work"):
+    try:
+        with open(os.path.join(d, "planted_by_probe"), "w") as fh:
+            fh.write("x")
+        RESULT["write " + d] = "wrote"
+    except OSError as exc:
+        RESULT["write " + d] = type(exc).__name__
+with open("mine.txt", "w") as fh:
+    fh.write("ok")
+RESULT["workdir"] = os.listdir(".")
+""" + try_open(str(project.root() / "solutions" / "grading.toml"))
+        + try_open(str(project.root() / "solutions" / f"{A}.py")))
+    for needed in ("dropped_uid", "net_namespace", "mount_namespace", "secrets_hidden", "private_tmp",
+                   "closed_fds", "cleared_env", "no_new_privs", "seccomp", "seccomp_socket_deny",
+                   "rlimit_memory", "rlimit_processes", "import_blocker", "grader_undumpable"):
+        assert needed in protections, needed
+    assert result["uid"] == sandbox.uid and result["uid"] != 0
+    assert set(result["env"]) <= {"PATH", "HOME", "TMPDIR", "LANG", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS",
+                                  "MKL_NUM_THREADS"}
+    assert len(result["fds"]) <= 5  # 0-2, the channel, and listdir's own fd
+    lim = sandbox.limits
+    assert result["limits"]["RLIMIT_CPU"] == lim.cpu_seconds
+    assert result["limits"]["RLIMIT_FSIZE"] == lim.file_mb << 20
+    assert result["limits"]["RLIMIT_NOFILE"] == lim.open_files
+    assert result["limits"]["RLIMIT_NPROC"] == lim.processes
+    assert result["limits"]["RLIMIT_CORE"] == 0
+    assert 0 < result["limits"]["RLIMIT_AS"] < (lim.memory_mb + 4096) << 20
+    assert result["inet"] != "connected" and result["ifaces"] == ["lo"]
+    assert all(v != "read" for k, v in result.items() if k.startswith("/"))
+    assert all(v != "ok" for k, v in result.items() if k.startswith("kill"))
+    assert all(v == -1 for k, v in result.items() if k.startswith("ptrace"))
+    assert result["fork"] == 1  # EPERM from seccomp
+    assert result["thread"] == [300.0]
+    assert all(v != "wrote" for k, v in result.items() if k.startswith("write"))
+    assert result["workdir"] == ["mine.txt"]
+    assert not any(os.path.exists(os.path.join(d, "planted_by_probe")) for d in ("/tmp", "/var/tmp", "/dev/shm"))
+
+
+@pytest.mark.slow
+@needs_root
+def test_grader_environment_and_cmdline_hold_no_secret(monkeypatch):
+    """The hidden seed lives in solutions/grading.toml; even if the grader's own environment had
+    it, the zygote and the worker start from a clean environment, and the grader's
+    /proc/<pid>/environ is unreadable from the worker (other uid, and the grader is undumpable)."""
+    monkeypatch.setenv("BPGRADE_HIDDEN_SEED", "424242")
+    with Sandbox() as box:
+        zygote = box._zygote.pid
+        with open(f"/proc/{zygote}/environ", "rb") as fh:
+            assert b"424242" not in fh.read()
+        with open(f"/proc/{zygote}/cmdline", "rb") as fh:
+            assert b"424242" not in fh.read()
+        with open(f"/proc/{os.getpid()}/cmdline", "rb") as fh:
+            assert b"424242" not in fh.read() and b"hidden_seed" not in fh.read()
+        result, _ = probe(box, f"""
+RESULT["env"] = dict(os.environ)
+for pid in ({os.getpid()}, os.getppid()):
+    try:
+        RESULT[str(pid)] = open(f"/proc/{{pid}}/environ", "rb").read().decode("latin1")
+    except OSError as exc:
+        RESULT[str(pid)] = type(exc).__name__
+""")
+    assert "424242" not in json.dumps(result)
+    seed_file = project.root() / "solutions" / "grading.toml"
+    assert seed_file.is_file() and "hidden_seed" in seed_file.read_text()
+
+
+@pytest.mark.slow
+@needs_root
+def test_seccomp_network_path_when_namespaces_are_refused():
+    with Sandbox(network="seccomp") as box:
+        result, protections = probe(box, """
+import socket
+for name, fam, kind in (("inet", socket.AF_INET, socket.SOCK_STREAM), ("inet6", socket.AF_INET6, socket.SOCK_STREAM),
+                        ("udp", socket.AF_INET, socket.SOCK_DGRAM), ("packet", socket.AF_PACKET, socket.SOCK_RAW),
+                        ("netlink", socket.AF_NETLINK, socket.SOCK_RAW), ("unix", socket.AF_UNIX, socket.SOCK_STREAM)):
+    try:
+        socket.socket(fam, kind).close()
+        RESULT[name] = "ok"
+    except OSError as exc:
+        RESULT[name] = exc.errno
+RESULT["ifaces"] = len(open("/proc/net/dev").read().splitlines()[2:])
+""")
+    assert "net_namespace" not in protections
+    assert "seccomp_socket_deny" in protections
+    assert result["inet"] == result["inet6"] == result["udp"] == result["packet"] == result["netlink"] == 13  # EACCES
+    assert result["unix"] == "ok"
+    assert result["ifaces"] > 1  # really the host's namespace: only seccomp stands in the way
+
+
+@pytest.mark.slow
+@needs_root
+def test_landlock_path_hides_secrets_without_namespaces(tmp_path):
+    if isolation.landlock_abi() < 1:
+        pytest.skip("no Landlock in this kernel")
+    secret = tmp_path / "other_submissions"
+    secret.mkdir()
+    (secret / "alice.py").write_text("def gradients(): ...")
+    os.chmod(tmp_path, 0o755)
+    os.chmod(secret, 0o755)
+    os.chmod(secret / "alice.py", 0o644)
+    with Sandbox(filesystem="landlock", secret_paths=[str(secret)]) as box:
+        result, protections = probe(box, try_open(str(secret / "alice.py"))
+                                    + try_open(str(project.root() / "solutions" / f"{A}.py"))
+                                    + try_open("/etc/hostname") + """
+for d in ("/tmp", "/var/tmp"):
+    try:
+        open(os.path.join(d, "planted_by_probe"), "w").close()
+        RESULT["write " + d] = "wrote"
+    except OSError as exc:
+        RESULT["write " + d] = type(exc).__name__
+open("mine.txt", "w").write("ok")
+RESULT["mine"] = open("mine.txt").read()
+""")
+    assert "landlock_fs" in protections and "mount_namespace" not in protections
+    assert result[str(secret / "alice.py")] == "PermissionError"
+    assert result[str(project.root() / "solutions" / f"{A}.py")] == "PermissionError"
+    assert result["/etc/hostname"].startswith("read") or result["/etc/hostname"] == "FileNotFoundError"
+    assert result["write /tmp"] != "wrote" and result["write /var/tmp"] != "wrote"
+    assert result["mine"] == "ok"
+
+
+def test_seccomp_program_is_well_formed():
+    for machine in isolation.SYSCALLS:
+        for allow in (False, True):
+            prog = isolation.seccomp_program(allow_processes=allow, machine=machine)
+            assert len(prog) % 8 == 0 and 0 < len(prog) // 8 < 256
+            # every jump lands inside the program
+            ins = [struct.unpack("<HBBI", prog[i:i + 8]) for i in range(0, len(prog), 8)]
+            for pc, (code, jt, jf, _k) in enumerate(ins):
+                if code & 0x07 == 0x05:
+                    assert pc + 1 + max(jt, jf) < len(ins)
+            assert ins[-1][0] == 0x06
+    assert isolation.seccomp_program(allow_processes=False, machine="sparc") is None
+
+
+# ================================================================ timeouts, orphans, leaks
+
+@pytest.mark.slow
+@needs_root
+def test_timeout_kills_process_group_and_sweeps_double_forked_orphans():
+    src = textwrap.dedent("""
+    import os, time
+    import numpy as np
+
+    def _daemon():
+        r, w = os.pipe()
+        if os.fork() == 0:
+            os.setsid()
+            if os.fork() == 0:
+                os.write(w, str(os.getpid()).encode().ljust(16))
+                while True:
+                    time.sleep(0.05)
+            os._exit(0)
+        pid = int(os.read(r, 16))
+        os.wait()
+        return pid
+
+    def sigmoid(z):
+        return np.array([float(_daemon()), float(os.getpid()), float(os.getpgid(0))])
+
+    def predict_proba(X, w, b):
+        while True:
+            pass
+    """)
+    with Sandbox(processes=True) as box:
+        with Submission(box, src, ASSIGNMENT_FILE) as sub:
+            assert sub.load().status == "loaded"
+            call = sub.call("sigmoid", {"z": np.zeros(3)}, {"kind": "single", "outs": [["s", False]]}, 5)
+            assert call.status == "ok", call
+            daemon, worker, _ = (int(v) for v in call.outputs["s"])
+            assert os.path.exists(f"/proc/{daemon}") and daemon != worker
+            assert os.getpgid(daemon) != os.getpgid(worker)  # escaped the process group
+            call = sub.call("predict_proba", {"X": np.zeros((2, 2)), "w": np.zeros(2), "b": 0.0},
+                            {"kind": "single", "outs": [["p", False]]}, 0.5)
+            assert call.status == "timeout"
+            assert not _alive(daemon) and not _alive(worker)
+            assert _children(box._zygote.pid) == []
+            call = sub.call("sigmoid", {"z": np.zeros(3)}, {"kind": "single", "outs": [["s", False]]}, 5)
+            assert call.status == "ok" and sub.restarts == 1  # resumed in a fresh worker
+            daemon2 = int(call.outputs["s"][0])
+        assert not _alive(daemon2)
+        assert _children(box._zygote.pid) == []
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def _children(pid: int) -> list[int]:
+    kids = []
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{tid}/children") as fh:
+            kids += [int(x) for x in fh.read().split()]
+    return kids
+
+
+def _fds(pid) -> int:
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not LINUX, reason="Linux /proc")
+def test_no_leaks_across_many_workers():
+    """fds, work dirs, zombies, live processes: nothing grows with the number of workers."""
+    src = "import numpy as np\ndef sigmoid(z):\n    return np.zeros_like(z)\n"
+    with Sandbox() as box:
+        def one():
+            with Submission(box, src, ASSIGNMENT_FILE) as sub:
+                assert sub.load().status == "loaded"
+                assert sub.call("sigmoid", {"z": np.ones(4)}, {"kind": "single", "outs": [["s", False]]}, 5).status == "ok"
+
+        for _ in range(5):
+            one()
+        before = (_fds("self"), _fds(box._zygote.pid), len(_children(box._zygote.pid)), len(os.listdir(box.tmp)))
+        for _ in range(150):
+            one()
+        after = (_fds("self"), _fds(box._zygote.pid), len(_children(box._zygote.pid)), len(os.listdir(box.tmp)))
+        assert after == before and after[2:] == (0, 0)
+        tmp = box.tmp
+    assert not tmp.exists()
+
+
+@pytest.mark.slow
+def test_spawn_fallback_grades_like_the_zygote():
+    from autograder.grade import grade
+    from tests.helpers import reference_source
+
+    with Sandbox(isolation_mode="spawn") as box:
+        report = grade(source=reference_source(A), assignment=A, sandbox=box)
+        assert report.score == report.max_score
+        assert "spawned_worker" in report.protections
+        src = "import time\ndef sigmoid(z):\n    time.sleep(100)\n"
+        with Submission(box, src, ASSIGNMENT_FILE) as sub:
+            assert sub.load().status == "loaded"
+            t = time.monotonic()
+            call = sub.call("sigmoid", {"z": np.zeros(2)}, {"kind": "single", "outs": [["s", False]]}, 0.5)
+            assert call.status == "timeout" and time.monotonic() - t < 5
+            pid = sub.worker.pid if sub.worker else None
+        assert pid is None or not _alive(pid)
+
+
+# ================================================================ reply path, output caps, CPU
+
+@pytest.mark.slow
+def test_forged_frames_from_a_thread_never_crash_the_grader(sandbox):
+    src = textwrap.dedent("""
+    import os, threading, time
+    import numpy as np
+
+    def _spam():
+        while True:
+            for fd in range(3, 10):
+                try:
+                    os.write(fd, b"\\xff" * 64)
+                except OSError:
+                    pass
+            time.sleep(0.001)
+
+    def sigmoid(z):
+        threading.Thread(target=_spam, daemon=True).start()
+        time.sleep(0.05)
+        return np.zeros_like(z)
+
+    def predict_proba(X, w, b):
+        print("x" * (10 << 20))
+        return np.zeros(X.shape[0])
+    """)
+    with Submission(sandbox, src, ASSIGNMENT_FILE) as sub:
+        assert sub.load().status == "loaded"
+        first = sub.call("sigmoid", {"z": np.zeros(3)}, {"kind": "single", "outs": [["s", False]]}, 5)
+        assert first.status in ("ok", "crashed")
+        for _ in range(3):
+            again = sub.call("sigmoid", {"z": np.zeros(3)}, {"kind": "single", "outs": [["s", False]]}, 5)
+            assert again.status in ("ok", "crashed")
+        flood = sub.call("predict_proba", {"X": np.zeros((2, 2)), "w": np.zeros(2), "b": 0.0},
+                         {"kind": "single", "outs": [["p", False]]}, 5)
+        assert flood.status in ("ok", "crashed") and len(flood.stdout) <= 17000
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not LINUX, reason="Linux CPU clocks")
+def test_cpu_is_measured_by_the_grader_and_includes_threads(sandbox):
+    src = textwrap.dedent("""
+    import threading, time
+    import numpy as np
+
+    def _burn(seconds):
+        end = time.thread_time() + seconds
+        while time.thread_time() < end:
+            pass
+
+    def sigmoid(z):
+        ts = [threading.Thread(target=_burn, args=(0.15,)) for _ in range(2)]
+        [t.start() for t in ts]
+        [t.join() for t in ts]
+        return np.zeros_like(z)
+
+    def predict_proba(X, w, b):
+        time.sleep(0.4)
+        return np.zeros(X.shape[0])
+    """)
+    with Submission(sandbox, src, ASSIGNMENT_FILE) as sub:
+        assert sub.load().status == "loaded"
+        busy = sub.call("sigmoid", {"z": np.zeros(3)}, {"kind": "single", "outs": [["s", False]]}, 10)
+        idle = sub.call("predict_proba", {"X": np.zeros((2, 2)), "w": np.zeros(2), "b": 0.0},
+                        {"kind": "single", "outs": [["p", False]]}, 10)
+    assert busy.status == idle.status == "ok"
+    assert busy.cpu >= 0.28, busy.cpu  # both threads' time, not the main thread's
+    assert idle.wall >= 0.4 and idle.cpu < 0.1, (idle.wall, idle.cpu)
+    assert _cpu_seconds(os.getpid()) > 0
+
+
+@pytest.mark.skipif(not LINUX, reason="Linux prctl")
+def test_grader_is_not_dumpable(sandbox):
+    import ctypes
+
+    assert ctypes.CDLL(None).prctl(3, 0, 0, 0, 0) == 0  # PR_GET_DUMPABLE
