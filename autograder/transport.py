@@ -12,7 +12,7 @@ Frame layout (all integers little-endian)::
 from __future__ import annotations
 
 import ast
-import io
+import functools
 import json
 import math
 import os
@@ -53,11 +53,26 @@ def encode(header: dict, arrays: dict[str, np.ndarray] | None = None) -> bytes:
     head = json.dumps(header, allow_nan=True).encode()
     parts = [struct.pack("<I", len(head)), head]
     for name in arrays:
-        buf = io.BytesIO()
-        np.save(buf, np.asarray(arrays[name], order="C"), allow_pickle=False)
-        blob = buf.getvalue()
+        blob = npy_bytes(arrays[name])
         parts += [struct.pack("<Q", len(blob)), blob]
     return b"".join(parts)
+
+
+def npy_bytes(value) -> bytes:
+    """A ``.npy`` (format 1.0) file of a plain array: what ``np.save(allow_pickle=False)`` writes
+    for C-ordered numeric data, built directly (no pickle can appear: no object dtypes here)."""
+    arr = np.asarray(value, order="C")
+    if arr.dtype.hasobject or arr.dtype.fields is not None:
+        raise TypeError(f"refusing to send dtype {arr.dtype}")
+    header = "{'descr': %r, 'fortran_order': False, 'shape': %r, }" % (arr.dtype.str, tuple(arr.shape))
+    header += " " * (63 - (10 + len(header)) % 64) + "\n"  # pad so data starts 64-byte aligned
+    return NPY_MAGIC + b"\x01\x00" + struct.pack("<H", len(header)) + header.encode("latin1") + arr.tobytes()
+
+
+@functools.lru_cache(maxsize=4096)
+def _header_fields(text: str):
+    """Parse a .npy header dict once per distinct header text (replies repeat a few shapes)."""
+    return ast.literal_eval(text)
 
 
 def parse_npy(blob: bytes, allowed: frozenset[str]) -> np.ndarray:
@@ -78,7 +93,7 @@ def parse_npy(blob: bytes, allowed: frozenset[str]) -> np.ndarray:
     if hlen > 4096 or start + hlen > len(blob):
         raise TransportError("oversized or truncated .npy header")
     try:
-        meta = ast.literal_eval(blob[start:start + hlen].decode("latin1"))
+        meta = _header_fields(blob[start:start + hlen].decode("latin1"))
     except Exception as exc:  # noqa: BLE001 - ValueError, SyntaxError, RecursionError, MemoryError ...
         raise TransportError(f"unreadable .npy header: {exc}") from None
     if not isinstance(meta, dict) or set(meta) != {"descr", "fortran_order", "shape"}:
