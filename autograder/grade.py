@@ -328,20 +328,19 @@ def _grade_parts(report: Report, grader: Grader, sub: Submission) -> None:
         results: dict[str, list[tuple[Case, Judged]]] = {p.name: [] for p in parts}
         shown: dict[str, list] = {p.name: [] for p in parts}
         state = defined.get(fn.name, "missing")
-        timed_out = False
-        for case in cases:
+        if state != "ok":
+            text = f"`{fn.name}` is {'not defined' if state == 'missing' else 'not a function'} in the submission"
+            for p in parts:
+                results[p.name] = [(case, Judged(False, "missing_function", text)) for case in cases]
+                report.parts.append(_part_result(spec, p, results[p.name], public=public))
+            continue
+        # one pipelined run over the group's cases; after a timeout the rest are not run
+        calls = dict(sub.calls(fn.name, [case.inputs for case in cases], fn.returns.to_plain(), spec.time_limit))
+        timed_out = any(call.status == "timeout" for call in calls.values())
+        not_run = CallResult("timeout", detail="an earlier case of this part timed out; not run")
+        for index, case in enumerate(cases):
             expected = grader.expected(lead, case)
-            if state != "ok":
-                code = "missing_function"
-                text = f"`{fn.name}` is {'not defined' if state == 'missing' else 'not a function'} in the submission"
-                for p in parts:
-                    results[p.name].append((case, Judged(False, code, text)))
-                continue
-            if timed_out:
-                call = CallResult("timeout", detail="an earlier case of this part timed out; not run")
-            else:
-                call = sub.call(fn.name, case.inputs, fn.returns.to_plain(), spec.time_limit)
-                timed_out = call.status == "timeout"
+            call = calls.get(index, not_run)
             for p in parts:
                 judged = judge(spec, p, case, call, expected, public=public,
                                yardstick=grader.oracles.seconds(lead, case))

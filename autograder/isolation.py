@@ -133,7 +133,8 @@ def block_imports() -> None:
     for name in list(sys.modules):
         if name.split(".")[0] in FORBIDDEN_MODULES:
             del sys.modules[name]
-    sys.meta_path.insert(0, ImportBlocker())
+    if not any(isinstance(finder, ImportBlocker) for finder in sys.meta_path):
+        sys.meta_path.insert(0, ImportBlocker())
 
 
 _LIBC = None

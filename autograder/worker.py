@@ -235,10 +235,12 @@ def load_assignment(path: str):
 
 
 def run(fd: int, *, assignment_file: str, workdir: str, uid: int | None, limits: isolation.Limits,
-        confinement: isolation.Confinement = isolation.Confinement()) -> None:
-    """Confine this process, then serve requests on ``fd`` until the grader closes it."""
+        confinement: isolation.Confinement = isolation.Confinement(), assignment=None) -> None:
+    """Confine this process, then serve requests on ``fd`` until the grader closes it.
+    ``assignment`` may be given already loaded (the zygote caches it across workers)."""
     isolation.block_imports()
-    assignment = load_assignment(assignment_file)  # before file access is dropped
+    if assignment is None:
+        assignment = load_assignment(assignment_file)  # before file access is dropped
     active = isolation.confine(workdir=workdir, uid=uid, limits=limits, keep_fds=(fd,), confinement=confinement)
     active.append("import_blocker")
     channel = Channel(fd, INPUT_DTYPES)

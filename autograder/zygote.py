@@ -68,8 +68,24 @@ def main(argv: list[str] | None = None) -> None:
         ctrl.send(json.dumps(reply).encode())
 
 
+_ASSIGNMENTS: dict[str, object] = {}
+
+
+def _assignment(path: str):
+    """The public, numpy-only assignment definition, loaded once per zygote (with the autograd
+    import blocker in place) instead of once per worker: about 25 ms saved per submission."""
+    if path not in _ASSIGNMENTS:
+        isolation.block_imports()
+        _ASSIGNMENTS[path] = worker.load_assignment(path)
+    return _ASSIGNMENTS[path]
+
+
 def _fork_worker(ctrl: socket.socket, fd: int, req: dict, uid: int | None, limits: isolation.Limits,
                  confinement: isolation.Confinement) -> int:
+    try:
+        assignment = _assignment(req["assignment_file"])
+    except Exception:  # noqa: BLE001 - let the worker load it and report the author error itself
+        assignment = None
     pid = os.fork()
     if pid:
         return pid
@@ -79,7 +95,7 @@ def _fork_worker(ctrl: socket.socket, fd: int, req: dict, uid: int | None, limit
         os.setsid()
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         worker.run(fd, assignment_file=req["assignment_file"], workdir=req["workdir"], uid=uid, limits=limits,
-                   confinement=confinement)
+                   confinement=confinement, assignment=assignment)
     except BaseException:  # noqa: BLE001 - the worker must never return into the zygote loop
         code = 70
     finally:
