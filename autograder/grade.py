@@ -28,7 +28,8 @@ from .score import part_score
 from .spec import BUDGET_FLOOR, Assignment, Part
 
 MODES = ("check", "grade")
-SHRINK_CALLS = 24  #: extra student calls a part may spend looking for its smallest failing case
+SHRINK_CALLS = 32  #: extra student calls a group of parts may spend looking for smallest failing cases
+MAX_CRASHES = 2  #: after this many worker crashes in a part, its remaining cases are not run
 NOT_SHRUNK = {"timeout", "crashed", "memory_limit", "missing_function", "not_implemented",
               "forbidden_import", "load_error", "too_slow"}
 
@@ -334,10 +335,14 @@ def _grade_parts(report: Report, grader: Grader, sub: Submission) -> None:
                 results[p.name] = [(case, Judged(False, "missing_function", text)) for case in cases]
                 report.parts.append(_part_result(spec, p, results[p.name], public=public))
             continue
-        # one pipelined run over the group's cases; after a timeout the rest are not run
-        calls = dict(sub.calls(fn.name, [case.inputs for case in cases], fn.returns.to_plain(), spec.time_limit))
+        # one pipelined run over the group's cases; after a timeout (or repeated crashes) the
+        # rest are not run, so a submission that hangs or dies everywhere costs seconds
+        calls = dict(sub.calls(fn.name, [case.inputs for case in cases], fn.returns.to_plain(), spec.time_limit,
+                               max_crashes=MAX_CRASHES))
         timed_out = any(call.status == "timeout" for call in calls.values())
-        not_run = CallResult("timeout", detail="an earlier case of this part timed out; not run")
+        not_run = (CallResult("timeout", detail="an earlier case of this part timed out; not run") if timed_out else
+                   CallResult("crashed", detail=f"an earlier case crashed the worker {MAX_CRASHES} times; not run"))
+        shrink_cache: dict[str, CallResult] = {}
         for index, case in enumerate(cases):
             expected = grader.expected(lead, case)
             call = calls.get(index, not_run)
@@ -348,7 +353,7 @@ def _grade_parts(report: Report, grader: Grader, sub: Submission) -> None:
                 if p.figure is not None and call.status == "ok":
                     shown[p.name].append((case, call.outputs, expected))
         for p in parts:
-            smallest = "" if timed_out else _smallest_failing(grader, p, group_part, sub, results[p.name])
+            smallest = "" if timed_out else _smallest_failing(grader, p, group_part, sub, results[p.name], shrink_cache)
             report.parts.append(_part_result(spec, p, results[p.name], public=public, smallest=smallest))
             if p.figure is not None and shown[p.name] and figures_dir is not None:
                 png = p.figure(shown[p.name])
@@ -360,26 +365,38 @@ def _grade_parts(report: Report, grader: Grader, sub: Submission) -> None:
 
 
 def _smallest_failing(grader: Grader, part: Part, group_part: Part, sub: Submission,
-                      judged: list[tuple[Case, Judged]]) -> str:
+                      judged: list[tuple[Case, Judged]], cache: dict[str, CallResult]) -> str:
     """Shrink the first failing case while it still fails the same way (Hypothesis' order:
-    each size towards its low end), and describe the smallest one found."""
+    each size towards its low end), and describe the smallest one found. Each step tries all
+    its candidates in one pipelined run; ``cache`` shares the calls between the parts of a group
+    (they grade outputs of the same calls), and SHRINK_CALLS bounds them per group."""
     first = next(((c, j) for c, j in judged if not j.ok and j.code not in NOT_SHRUNK and c.dims), None)
     if first is None:
         return ""
     spec, public = grader.spec, grader.public
     fn = spec.function(part.function)
-    best, calls, improved = first, 0, True
-    while improved and calls < SHRINK_CALLS:
-        improved = False
-        for candidate in casegen.shrink_candidates(group_part, best[0]):
-            if calls >= SHRINK_CALLS:
-                break
-            calls += 1
-            call = sub.call(fn.name, candidate.inputs, fn.returns.to_plain(), spec.time_limit)
+    best = first
+    while True:
+        candidates = list(casegen.shrink_candidates(group_part, best[0]))
+        todo = [c for c in candidates if c.id not in cache]
+        room = SHRINK_CALLS - sum(1 for v in cache.values() if v is not None)
+        todo = todo[:max(0, room)]
+        if todo:
+            for index, call in sub.calls(fn.name, [c.inputs for c in todo], fn.returns.to_plain(),
+                                         spec.time_limit, max_crashes=1):
+                cache[todo[index].id] = call
+        found = None
+        for candidate in candidates:
+            call = cache.get(candidate.id)
+            if call is None:
+                continue
             j = judge(spec, part, candidate, call, grader.expected(part, candidate), public=public)
             if not j.ok and j.code == best[1].code:
-                best, improved = (candidate, j), True
+                found = (candidate, j)
                 break
+        if found is None:
+            break
+        best = found
     case, j = best
     text = f"{case.shape_text} ({case.id})"
     return text + (f": {j.detail}" if public and j.detail else "")

@@ -347,13 +347,15 @@ class Submission:
         return next(self.calls(function, [inputs], returns, timeout))[1]
 
     def calls(self, function: str, inputs_list: list[dict], returns: dict, timeout: float, *,
-              window: int = PIPELINE_CALLS, window_bytes: int = PIPELINE_BYTES) -> Iterator[tuple[int, CallResult]]:
+              window: int = PIPELINE_CALLS, window_bytes: int = PIPELINE_BYTES,
+              max_crashes: int | None = None) -> Iterator[tuple[int, CallResult]]:
         """Call ``function`` once per inputs, pipelined: up to ``window`` requests wait in the
         worker's socket while it works, so the round trip is not paid per call. The worker still
         answers call by call and each answer has its own deadline (``timeout`` from the moment
         the worker could start on it). Yields ``(index, result)`` in order. After a timeout the
         worker is killed and nothing more is yielded (the caller decides what the rest means);
-        after a crash the remaining calls resume in a fresh worker.
+        after a crash the remaining calls resume in a fresh worker, until ``max_crashes``
+        crashes, after which nothing more is yielded either.
 
         Requests in flight are capped at ``window_bytes`` (a larger one goes alone), so the
         grader never blocks writing while the worker blocks writing back: no deadlock.
@@ -361,7 +363,7 @@ class Submission:
         requests = [flatten_inputs(inputs) for inputs in inputs_list]
         sizes = [sum(a.nbytes for a in arrays.values()) for _scalars, arrays in requests]
         pending: deque[tuple[int, int]] = deque()  # (index, seq)
-        next_index = 0
+        next_index, crashes = 0, 0
         while next_index < len(requests) or pending:
             load = self._ensure()
             if load.status != "loaded" or self.worker is None:
@@ -402,6 +404,9 @@ class Submission:
                 self.restarts += 1
                 detail = status if isinstance(exc, (Closed, BrokenPipeError)) else f"{exc}; {status}"
                 yield index, CallResult("crashed", detail=detail, wall=time.perf_counter() - started)
+                crashes += 1
+                if max_crashes is not None and crashes >= max_crashes:
+                    return
                 next_index = index + 1  # the rest were lost with the worker: send them again
                 pending.clear()
                 continue
