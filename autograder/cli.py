@@ -134,6 +134,129 @@ def demo(as_json: bool) -> None:
                            f"{', '.join(codes) if codes else 'all parts pass'}")
 
 
+@main.command("batch")
+@click.argument("assignment")
+@click.argument("submissions", type=click.Path(exists=True, path_type=Path))
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Output folder: results.jsonl (the log), gradebook.csv, feedback/, report/.")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Parallel sandbox slots (default: one per core).")
+@click.option("--seed", type=click.IntRange(min=0), default=None,
+              help="Per-student seed mixed with the hidden seed (default: hidden seed only).")
+@click.option("--resume", is_flag=True, help="Continue the log in --out: skip submissions already graded.")
+@click.option("--executor", default=None, metavar="tcp://HOST:PORT",
+              help="Grade on a Dask cluster (scheduler address; needs the 'dask' extra).")
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+def batch_cmd(assignment: str, submissions: Path, out: Path, workers: int | None, seed: int | None,
+              resume: bool, executor: str | None, no_progress: bool) -> None:
+    """Grade a folder or zip of SUBMISSIONS (files, per-student folders, or a Gradescope export).
+
+    Writes an fsynced results log, a gradebook CSV, per-submission feedback and an HTML class
+    report into --out. Safe to kill at any moment; rerun with --resume to continue.
+    """
+    from .batch import BatchError, run_batch
+    from .gradebook import LogLocked
+    from .submissions import DiscoveryError
+
+    try:
+        summary = run_batch(assignment, submissions, out=out, workers=workers, seed=seed, resume=resume,
+                            executor=executor, progress=not no_progress)
+    except OracleDisagreement as exc:
+        _fail(str(exc), 3)
+    except (project.ProjectError, AuthorError, BatchError, LogLocked, DiscoveryError) as exc:
+        _fail(str(exc))
+    for line in summary.lines():
+        click.echo(line)
+    sys.exit(1 if summary.missing else 0)
+
+
+@main.command()
+@click.option("--check", "check_only", is_flag=True, help="Write nothing; exit 1 if a notebook is out of date.")
+def notebooks(check_only: bool) -> None:
+    """Generate student_template/<id>.ipynb from each assignment folder and stub."""
+    from .notebook import write_all
+
+    try:
+        changed = write_all(check_only=check_only)
+    except (project.ProjectError, AuthorError) as exc:
+        _fail(str(exc))
+    for path in changed:
+        click.echo(f"{'out of date' if check_only else 'wrote'}: {path}")
+    if check_only and changed:
+        sys.exit(1)
+    if not changed:
+        click.echo("notebooks are up to date")
+
+
+@main.command()
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder to write the student bundle into (must be new or empty).")
+@click.option("--assignment", "assignments", multiple=True,
+              help="Only this assignment (repeatable; default: all).")
+@click.option("--force", is_flag=True, help="Replace OUT if it is not empty.")
+def handout(out: Path, assignments: tuple[str, ...], force: bool) -> None:
+    """Write the student handout: stubs, notebooks, the checker and a README; nothing hidden."""
+    from .handout import HandoutError, build
+
+    try:
+        written = build(out, assignments=list(assignments) or None, force=force)
+    except (HandoutError, project.ProjectError, AuthorError) as exc:
+        _fail(str(exc))
+    click.echo(f"wrote {len(written)} files to {out}")
+    click.echo(f"students: cd {out} && pip install -e . && cd student_template && "
+               "bpgrade check <assignment> <assignment>.py")
+
+
+@main.command()
+@click.argument("assignment")
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Where to write the autograder zip (e.g. autograder.zip).")
+@click.option("--visibility", type=click.Choice(["visible", "hidden", "after_due_date", "after_published"]),
+              default="visible", show_default=True, help="Gradescope visibility of the per-part results.")
+def gradescope(assignment: str, out: Path, visibility: str) -> None:
+    """Build ASSIGNMENT's Gradescope autograder zip with otter; written only if the reference
+    solution scores full marks through it (a real `otter run`)."""
+    from .gradescope import GradescopeError, build
+
+    try:
+        result = build(assignment, out, visibility=visibility)
+    except (GradescopeError, project.ProjectError, AuthorError) as exc:
+        _fail(str(exc))
+    click.echo(f"wrote {out}: the reference scored {result.score:g}/{result.max_score:g} "
+               f"through it (otter run, {result.seconds:.1f} s)")
+
+
+@main.command()
+@click.argument("assignment")
+@click.option("--verbose", "-v", is_flag=True, help="Print every check, not only the failures.")
+def selftest(assignment: str, verbose: bool) -> None:
+    """Check an assignment's grading before releasing it: reference full marks, stub zero,
+    every mutant in solutions/selftest/ASSIGNMENT.py caught and labelled, every correct variant
+    full marks, generated output mutants (negated, doubled, transposed) named.
+
+    Exits 0 only if every check holds.
+    """
+    from . import selftest as suite
+    from .run import Sandbox
+
+    counts: dict[str, list[int]] = {}
+
+    def show(outcome) -> None:
+        ok_fail = counts.setdefault(outcome.kind, [0, 0])
+        ok_fail[0 if outcome.ok else 1] += 1
+        if verbose or not outcome.ok:
+            click.echo(f"{'ok  ' if outcome.ok else 'FAIL'} {outcome.kind:<9} {outcome.id}: {outcome.detail}")
+
+    try:
+        with Sandbox() as sandbox:
+            outcomes = suite.run(assignment, sandbox=sandbox, progress=show)
+    except (project.ProjectError, AuthorError, OracleDisagreement) as exc:
+        _fail(str(exc), 3 if isinstance(exc, OracleDisagreement) else 2)
+    for kind, (ok, bad) in counts.items():
+        click.echo(f"{kind:<9} {ok} ok, {bad} failed")
+    sys.exit(0 if all(o.ok for o in outcomes) else 1)
+
+
 def _atomic_write(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")

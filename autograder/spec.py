@@ -54,7 +54,8 @@ class Tol:
     scale_floor: float = 1e-12
 
     def describe(self) -> str:
-        text = f"relative error <= {self.rtol:g} (max-abs error / max-abs expected)"
+        scale = "max-abs expected" if self.scale_floor <= 1e-12 else f"max(max-abs expected, {self.scale_floor:g})"
+        text = f"relative error <= {self.rtol:g} (max-abs error / {scale})"
         return text + (f" + {self.atol:g} absolute" if self.atol else "")
 
 

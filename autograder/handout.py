@@ -1,0 +1,146 @@
+"""The student handout: everything a student needs to work and check locally, nothing hidden.
+
+Layout of the bundle (the repository's own layout, minus ``solutions/`` and ``tests/``)::
+
+    README.md           how to install the checker and check locally (student_template/README.md)
+    pyproject.toml      so that ``pip install -e .`` gives the ``bpgrade`` command
+    autograder/         the engine (local checks use the public seed and the torch oracle only)
+    assignments/<id>/   instructions, parts, case generators, torch oracle (all public)
+    student_template/   <id>.py stubs and <id>.ipynb notebooks
+
+``build()`` refuses to finish if any file it wrote contains the hidden seed or a line of a
+reference solution that the public files do not also contain.
+"""
+from __future__ import annotations
+
+import ast
+import re
+import shutil
+from pathlib import Path
+
+from . import notebook, project
+
+ENGINE_SUFFIXES = (".py",)
+ASSIGNMENT_SKIP = ("__pycache__", ".ipynb_checkpoints")
+MIN_BODY = 30  #: characters (whitespace removed) for a reference function body to be a marker
+
+
+class HandoutError(Exception):
+    """The handout cannot be built (or would contain hidden material)."""
+
+
+def _copy_tree(src: Path, dst: Path, *, suffixes: tuple[str, ...] | None = None) -> list[Path]:
+    written = []
+    for path in sorted(src.rglob("*")):
+        rel = path.relative_to(src)
+        if any(part in ASSIGNMENT_SKIP or part.startswith(".") for part in rel.parts):
+            continue
+        if path.is_dir() or (suffixes and path.suffix not in suffixes):
+            continue
+        target = dst / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, target)
+        written.append(target)
+    return written
+
+
+def _squeeze(text: str) -> str:
+    return re.sub(r"\s+", "", text)
+
+
+def hidden_markers(base: Path | None = None, assignments: list[str] | None = None) -> list[str]:
+    """Strings that must never reach a student: the hidden seed(s), and the body of every
+    reference function (docstring removed, whitespace squeezed out) of at least
+    ``MIN_BODY`` characters, for the functions students write. Single lines and helpers are not
+    markers: the public assignment folders legitimately share short expressions with the
+    reference (e.g. a stable sigmoid, a forward pass)."""
+    base = base or project.root()
+    markers = []
+    config = project.grading_config(base)
+    seeds = [config.get("hidden_seed")] + [v.get("hidden_seed") for v in config.values() if isinstance(v, dict)]
+    markers += [str(s) for s in seeds if isinstance(s, int) and not isinstance(s, bool)]
+    for aid in assignments or project.assignment_ids(base):
+        ref = project.solution_path(aid, base)
+        if not ref.is_file():
+            continue
+        graded = {f.name for f in project.load_assignment(aid, base).functions}
+        source = ref.read_text()
+        lines = source.splitlines()
+        for node in ast.parse(source).body:
+            if not isinstance(node, ast.FunctionDef) or node.name not in graded:
+                continue
+            body = node.body[1:] if ast.get_docstring(node) is not None else node.body
+            if not body:
+                continue
+            text = _squeeze("\n".join(lines[body[0].lineno - 1:body[-1].end_lineno]))
+            if len(text) >= MIN_BODY:
+                markers.append(text)
+    return markers
+
+
+def build(out: Path, *, base: Path | None = None, assignments: list[str] | None = None,
+          force: bool = False) -> list[Path]:
+    """Write the handout into ``out`` (which must not exist, or be empty, unless ``force``)."""
+    base = base or project.root()
+    out = Path(out)
+    ids = assignments or project.assignment_ids(base)
+    unknown = sorted(set(ids) - set(project.assignment_ids(base)))
+    if unknown:
+        raise HandoutError(f"unknown assignment(s) {unknown}")
+    if out.exists() and any(out.iterdir()):
+        if not force:
+            raise HandoutError(f"{out} exists and is not empty (use --force to replace it)")
+        shutil.rmtree(out)
+    out.mkdir(parents=True, exist_ok=True)
+
+    written = []
+    engine = Path(__file__).resolve().parent
+    written += _copy_tree(engine, out / "autograder", suffixes=ENGINE_SUFFIXES)
+    for aid in ids:
+        written += _copy_tree(project.assignments_dir(base) / aid, out / "assignments" / aid)
+        stub = notebook.stub_path(aid, base)
+        target = out / "student_template" / stub.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(stub, target)
+        nb = out / "student_template" / f"{aid}.ipynb"
+        nb.write_text(notebook.render(aid, base))
+        written += [target, nb]
+    for name, src in [("pyproject.toml", base / "pyproject.toml"),
+                      ("README.md", base / "student_template" / "README.md")]:
+        shutil.copyfile(src, out / name)
+        written.append(out / name)
+
+    leaks = scan(out, hidden_markers(base, ids))
+    if leaks:
+        shutil.rmtree(out)
+        raise HandoutError("the handout would contain hidden material: " + "; ".join(leaks[:5]))
+    return written
+
+
+def scan(folder: Path, markers: list[str]) -> list[str]:
+    """``"<file>: <marker>"`` for every marker found in a file under ``folder`` (compared with
+    whitespace squeezed out; notebooks by their cell sources), and any solutions/ folder."""
+    found = []
+    folder = Path(folder)
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        rel = path.relative_to(folder)
+        if "solutions" in rel.parts:
+            found.append(f"{rel}: a solutions/ folder")
+            continue
+        try:
+            text = path.read_text(errors="replace")
+        except OSError:
+            continue
+        if path.suffix == ".ipynb":
+            import json
+
+            try:
+                cells = json.loads(text).get("cells", [])
+                text += "\n".join("".join(c.get("source", "")) for c in cells)
+            except (ValueError, AttributeError):
+                pass
+        squeezed = _squeeze(text)
+        for marker in markers:
+            if marker in text or marker in squeezed:
+                found.append(f"{rel}: {marker[:40]!r}")
+    return found

@@ -1,0 +1,138 @@
+"""Batch grading throughput: 1000 synthetic mse_two_layer submissions, isolation on.
+
+    python bench/bench_batch.py [--n 1000] [--workers N] [--keep DIR]
+
+Prints throughput (submissions/s, grading only, after start-up), ms per submission, the
+in-process floor (the reference's functions called in this process on the same cases, with the
+same judging, no sandbox) and the ratio between the two, plus peak memory of the whole process
+tree (grader + zygotes + workers).
+"""
+from __future__ import annotations
+
+import argparse
+import collections
+import os
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.synth import make_batch  # noqa: E402
+
+
+class PeakRSS:
+    """Samples the summed RSS of this process and all its descendants."""
+
+    def __init__(self, every: float = 0.1):
+        import psutil
+
+        self.proc, self.every, self.peak = psutil.Process(), every, 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        import psutil
+
+        while not self._stop.is_set():
+            total = 0
+            try:
+                procs = [self.proc] + self.proc.children(recursive=True)
+            except psutil.Error:
+                procs = [self.proc]
+            for p in procs:
+                try:
+                    total += p.memory_info().rss
+                except psutil.Error:
+                    pass
+            self.peak = max(self.peak, total)
+            self._stop.wait(self.every)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+
+def in_process_floor(grader, n: int) -> float:
+    """Seconds per submission to run the reference on every case in-process and judge it."""
+    from autograder import project
+    from autograder.grade import _groups, judge
+    from autograder.run import CallResult
+    from autograder.worker import flatten_return
+
+    spec = grader.spec
+    ref = project.load_reference(spec)
+    plan = []
+    for key, parts in _groups(spec).items():
+        fn = spec.function(parts[0].function)
+        for case in grader.cases(key):
+            plan.append((fn, parts, case, grader.expected(parts[0], case)))
+    reps = max(1, min(n, 200))
+    t0 = time.perf_counter()
+    for _ in range(reps):
+        for fn, parts, case, expected in plan:
+            inputs = {k: (dict((kk, vv.copy()) for kk, vv in v.items()) if isinstance(v, dict) else
+                          (v.copy() if hasattr(v, "copy") else v)) for k, v in case.inputs.items()}
+            kwargs = fn.prepare(inputs) if fn.prepare else inputs
+            value = getattr(ref, fn.name)(*[kwargs[a] for a in fn.args])
+            arrays, types, problems = flatten_return(value, fn.returns.to_plain())
+            call = CallResult("ok", outputs=arrays, types=types, problems=problems)
+            for p in parts:
+                judge(spec, p, case, call, expected, public=False)
+    return (time.perf_counter() - t0) / reps
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--n", type=int, default=1000)
+    ap.add_argument("--workers", type=int, default=os.cpu_count())
+    ap.add_argument("--keep", type=Path, default=None, help="write submissions and output here")
+    opts = ap.parse_args()
+
+    from autograder.batch import Pool, run_batch
+    from autograder.gradebook import current_records
+
+    work = opts.keep or Path(tempfile.mkdtemp(prefix="bpgrade-bench-"))
+    subs, out = work / "submissions", work / "out"
+    kinds = make_batch(subs, opts.n, seed=2024)
+    mix = collections.Counter("correct" if k == "correct" else "crashing" if k in
+                              ("raises", "load_error", "syntax_error", "worker_exit", "missing") else "buggy"
+                              for k in kinds.values())
+    print(f"submissions: {opts.n} mse_two_layer ({', '.join(f'{v} {k}' for k, v in sorted(mix.items()))}); "
+          f"{opts.workers} worker slots on {os.cpu_count()} cores")
+    with PeakRSS() as mem:
+        t0 = time.perf_counter()
+        pool = Pool("mse_two_layer", workers=opts.workers)
+        startup = time.perf_counter() - t0
+        try:
+            summary = run_batch("mse_two_layer", subs, out=out, pool=pool, progress=False)
+            floor = in_process_floor(pool.grader, opts.n)
+        finally:
+            pool.close()
+    import json
+
+    records = current_records([json.loads(line) for line in open(out / "results.jsonl")], pool.version)
+    per_sub = [r["seconds"] for r in records]
+    isolated = summary.seconds / summary.graded
+    print(f"start-up (zygotes + torch + oracles for {sum(len(pool.grader.cases(k)) for k in pool.grader._cases)} "
+          f"shared cases, once): {startup:.2f} s")
+    print(f"isolated:   {summary.graded} graded in {summary.seconds:.2f} s = {summary.rate:.1f} submissions/s "
+          f"({1000 * isolated:.1f} ms/submission wall with {opts.workers} slots; "
+          f"{1000 * sum(per_sub) / len(per_sub):.1f} ms mean per submission inside its slot)")
+    print(f"in-process floor: {1000 * floor:.1f} ms/submission on 1 core = {1 / floor:.1f} submissions/s "
+          f"(x{opts.workers} cores ideal: {opts.workers / floor:.1f}/s)")
+    print(f"ratio isolated/floor: {isolated / (floor / opts.workers):.1f}x (per core: "
+          f"{(sum(per_sub) / len(per_sub)) / floor:.1f}x)")
+    print(f"failures (crashed/unloadable): {summary.failures}; peak memory (grader + sandboxes): "
+          f"{mem.peak / 2**20:.0f} MiB")
+    print(f"output: {out}")
+
+
+if __name__ == "__main__":
+    main()

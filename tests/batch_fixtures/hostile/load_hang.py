@@ -1,0 +1,5 @@
+"""Hostile: never finishes loading."""
+import time
+
+while True:
+    time.sleep(1)

@@ -1,0 +1,257 @@
+"""Batch grading: discovery (incl. Gradescope exports), the fsynced results log, resume
+exactly once (also after SIGKILL), gradebook / feedback / class report, and Dask."""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from autograder import gradebook
+from autograder.batch import BatchError, Pool, run_batch
+from autograder.gradebook import LogLocked, ResultsLog
+from autograder.submissions import discover
+from bench.synth import make_batch
+
+HERE = Path(__file__).resolve().parent
+EXPORT = HERE / "batch_fixtures" / "gradescope_export"
+ROOT = HERE.parent
+
+
+def _zip(folder: Path, target: Path, prefix: str = "") -> Path:
+    with zipfile.ZipFile(target, "w") as zf:
+        for p in sorted(folder.rglob("*")):
+            if p.is_file():
+                zf.write(p, prefix + p.relative_to(folder).as_posix())
+    return target
+
+
+def _rows(out: Path) -> list[dict]:
+    with open(out / "gradebook.csv", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def _scores(out: Path) -> dict[str, tuple]:
+    """submission id -> (total, every part), from the gradebook."""
+    rows = _rows(out)
+    skip = {"submission_id", "sid", "name", "email", "seconds", "diagnoses"}
+    return {r["submission_id"]: tuple(v for k, v in r.items() if k not in skip) for r in rows}
+
+
+# ------------------------------------------------------------------ discovery (no grading)
+
+def test_gradescope_export_folder_maps_submitters():
+    found = discover(EXPORT)
+    assert found.layout == "gradescope"
+    by_id = {i.id: i for i in found.items}
+    assert sorted(by_id) == ["submission_100001", "submission_100002", "submission_100003", "submission_100004"]
+    ada = by_id["submission_100001"].students[0]
+    assert (ada.name, ada.email, ada.sid) == ("Ada Lovelace", "ada@example.edu", "1815")
+    group = by_id["submission_100003"].students
+    assert [s.sid for s in group] == ["1906", "2000"]
+    assert by_id["submission_100004"].students[0].sid == ""  # a null :sid stays empty
+    assert by_id["submission_100001"].meta["created_at"].startswith("2024-04-")
+
+
+def test_gradescope_export_zip_with_wrapper_folder(tmp_path):
+    z = _zip(EXPORT, tmp_path / "export.zip", prefix="assignment_4242_export/")
+    found = discover(z, scratch=tmp_path / "scratch")
+    assert found.layout == "gradescope"
+    assert len(found.items) == 4
+    assert found.items[0].sha256 == discover(EXPORT).items[0].sha256  # same content, same hash
+
+
+@pytest.mark.parametrize("layout", ["files", "folders"])
+def test_plain_layouts_and_zip_of_them(tmp_path, layout):
+    make_batch(tmp_path / "in", 5, seed=1, layout=layout)
+    (tmp_path / "in" / "README.txt").write_text("not a submission")
+    found = discover(tmp_path / "in")
+    assert [i.id for i in found.items] == [f"s{i:05d}" for i in range(5)]
+    assert found.skipped == ["README.txt"]
+    zipped = discover(_zip(tmp_path / "in", tmp_path / "in.zip"), scratch=tmp_path / "x")
+    assert [i.sha256 for i in zipped.items] == [i.sha256 for i in found.items]
+
+
+def test_zip_extraction_refuses_traversal(tmp_path):
+    z = tmp_path / "evil.zip"
+    with zipfile.ZipFile(z, "w") as zf:
+        zf.writestr("../../escaped.py", "x = 1")
+        zf.writestr("/abs.py", "x = 1")
+        zf.writestr("ok.py", "x = 1")
+    found = discover(z, scratch=tmp_path / "s")
+    assert [i.id for i in found.items] == ["ok"]
+    assert not (tmp_path / "escaped.py").exists()
+
+
+# ------------------------------------------------------------------ the results log
+
+def test_log_repairs_torn_tail_and_keeps_complete_records(tmp_path):
+    path = tmp_path / "results.jsonl"
+    with ResultsLog(path) as log:
+        log.append({"id": "a", "sha256": "1", "grader_version": "v", "status": "done", "score": 1.0})
+        log.append({"id": "b", "sha256": "2", "grader_version": "v", "status": "done", "score": 2.0})
+    with open(path, "ab") as fh:
+        fh.write(b'{"id":"c","sha256":"3","grader_ver')  # killed mid-write
+    with ResultsLog(path) as log:
+        assert log.repaired_bytes > 0
+        assert sorted(k[0] for k in log.done()) == ["a", "b"]
+        log.append({"id": "c", "sha256": "3", "grader_version": "v", "status": "done", "score": 3.0})
+    lines = path.read_text().splitlines()
+    assert [json.loads(line)["id"] for line in lines] == ["a", "b", "c"]
+
+
+def test_one_writer_per_log(tmp_path):
+    with ResultsLog(tmp_path / "results.jsonl"):
+        with pytest.raises(LogLocked):
+            ResultsLog(tmp_path / "results.jsonl")
+
+
+def test_gradebook_cells_cannot_be_formulas():
+    rec = {"id": "s1", "score": 1.0, "max_score": 2.0, "parts": {"p": 1.0}, "status": "done",
+           "students": [{"name": "=cmd()", "email": "+x", "sid": "-1"}]}
+    row = gradebook.gradebook_csv([rec], ["p"]).splitlines()[1]
+    assert "'=cmd()" in row and "'+x" in row and "'-1" in row
+
+
+# ------------------------------------------------------------------ grading (one shared pool)
+
+@pytest.fixture(scope="module")
+def pool():
+    with Pool("mse_two_layer", workers=2) as p:
+        yield p
+
+
+def test_gradescope_export_batch_writes_gradebook_feedback_and_report(pool, tmp_path):
+    out = tmp_path / "out"
+    summary = run_batch("mse_two_layer", EXPORT, out=out, pool=pool, progress=False)
+    assert (summary.total, summary.graded, summary.missing) == (4, 4, [])
+    rows = _rows(out)
+    assert len(rows) == 5  # the group submission gives both members a row
+    by_sid = {r["sid"]: r for r in rows}
+    assert by_sid["1815"]["name"] == "Ada Lovelace" and by_sid["1815"]["total"] == "20"
+    assert by_sid["1912"]["email"] == "alan@example.edu" and float(by_sid["1912"]["total"]) < 20
+    assert "transposed" in by_sid["1912"]["diagnoses"]
+    assert by_sid["1906"]["total"] == by_sid["2000"]["total"] == "20"  # the notebook
+    assert by_sid["2000"]["name"].startswith("'=")  # no formula injection
+    assert float(next(r for r in rows if r["submission_id"] == "submission_100004")["total"]) < 20
+    results = json.loads((out / "feedback" / "submission_100002.json").read_text())
+    assert results["score"] == float(by_sid["1912"]["total"]) and results["tests"]
+    assert "linear_backward" in (out / "feedback" / "submission_100002.txt").read_text()
+    page = (out / "report" / "index.html").read_text()
+    assert page.count("data:image/png;base64,") == 4 and "http" not in page.replace("http://x", "")
+    for png in ("score_histogram", "part_pass_rate", "diagnoses", "slowest"):
+        assert (out / "report" / f"{png}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # nothing left to do: a resumed run grades nothing and rebuilds the same gradebook
+    again = run_batch("mse_two_layer", EXPORT, out=out, pool=pool, progress=False, resume=True)
+    assert (again.graded, again.skipped) == (0, 4)
+    assert _rows(out) == rows
+
+
+def test_interrupted_then_resumed_equals_uninterrupted(pool, tmp_path):
+    make_batch(tmp_path / "in", 12, seed=7, hostile=2)  # ends with os_exit + output_flood copies
+    full = tmp_path / "full"
+    run_batch("mse_two_layer", tmp_path / "in", out=full, pool=pool, progress=False)
+
+    part = tmp_path / "part"
+    first = run_batch("mse_two_layer", tmp_path / "in", out=part, pool=pool, progress=False, limit=5)
+    assert first.graded == 5 and len(first.missing) == 7
+    with open(part / "results.jsonl", "ab") as fh:  # a record torn by a crash mid-write
+        fh.write(b'{"id":"s00011","sha256":"ab')
+    with pytest.raises(BatchError, match="--resume"):
+        run_batch("mse_two_layer", tmp_path / "in", out=part, pool=pool, progress=False)
+    second = run_batch("mse_two_layer", tmp_path / "in", out=part, pool=pool, progress=False, resume=True)
+    assert (second.graded, second.skipped, second.missing) == (7, 5, [])
+    assert b'"sha256":"ab' not in (part / "results.jsonl").read_bytes()  # the torn tail was cut off
+    ids = [json.loads(line)["id"] for line in (part / "results.jsonl").read_text().splitlines()]
+    assert sorted(ids) == sorted(set(ids)) and len(ids) == 12
+    assert _scores(part) == _scores(full)
+
+    # a changed submission is regraded (new content hash); the gradebook keeps one row for it
+    (tmp_path / "in" / "s00000.py").write_text((tmp_path / "in" / "s00000.py").read_text() + "\n# edited\n")
+    third = run_batch("mse_two_layer", tmp_path / "in", out=part, pool=pool, progress=False, resume=True)
+    assert third.graded == 1
+    assert [r["submission_id"] for r in _rows(part)].count("s00000") == 1
+
+
+# ------------------------------------------------------------------ slow: CLI, SIGKILL, Dask
+
+def _cli(*args, **kwargs):
+    return subprocess.Popen([sys.executable, "-m", "autograder", "batch", *args], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs)
+
+
+def _log_lines(out: Path) -> int:
+    try:
+        return (out / "results.jsonl").read_bytes().count(b"\n")
+    except FileNotFoundError:
+        return 0
+
+
+@pytest.mark.slow
+def test_sigkill_anytime_then_resume_grades_each_exactly_once(tmp_path):
+    """200 submissions incl. hostile ones: an uninterrupted CLI run vs one SIGKILLed several
+    times (plus a torn last line) and resumed until done: same gradebook, no duplicates."""
+    subs = tmp_path / "subs"
+    kinds = make_batch(subs, 200, seed=11, hostile=6)
+    redteam = ROOT / "tests" / "redteam"
+    extra = sorted(redteam.rglob("*.py"))[:10] if redteam.is_dir() else []
+    for i, path in enumerate(extra):  # the red-team suite, where it exists
+        shutil.copy(path, subs / f"redteam_{i:02d}_{path.stem}.py")
+    n = len(kinds) + len(extra)
+
+    full = tmp_path / "full"
+    p = _cli("mse_two_layer", str(subs), "--out", str(full), "--no-progress")
+    stdout, stderr = p.communicate(timeout=900)
+    assert p.returncode == 0, stderr[-3000:]
+
+    out = tmp_path / "killed"
+    rng = random.Random(5)
+    kills, resume = 0, []
+    for attempt in range(30):
+        p = _cli("mse_two_layer", str(subs), "--out", str(out), "--no-progress", *resume)
+        resume = ["--resume"]
+        target = _log_lines(out) + rng.randint(5, 40)
+        deadline = time.monotonic() + 300
+        while p.poll() is None and _log_lines(out) < target and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if p.poll() is not None or kills >= 4:
+            stdout, stderr = p.communicate(timeout=900)
+            assert p.returncode == 0, stderr[-3000:]
+            break
+        time.sleep(rng.uniform(0, 0.3))  # any moment, including mid-append
+        p.send_signal(signal.SIGKILL)
+        p.communicate()
+        kills += 1
+        if kills == 2:
+            with open(out / "results.jsonl", "ab") as fh:
+                fh.write(b'{"id":"s00042","sha256":"dead')
+    assert kills >= 3, "the batch finished before it could be killed three times"
+    ids = [json.loads(line)["id"] for line in (out / "results.jsonl").read_text().splitlines()]
+    assert len(ids) == len(set(ids)) == n
+    assert len(_rows(out)) == n
+    assert _scores(out) == _scores(full)
+    assert b'"sha256":"dead' not in (out / "results.jsonl").read_bytes()  # torn record cut off
+
+
+@pytest.mark.slow
+def test_dask_executor_matches_local(tmp_path, pool):
+    distributed = pytest.importorskip("distributed", reason="dask.distributed is not installed (pip install 'bpgrade[dask]')")
+    make_batch(tmp_path / "in", 10, seed=3, hostile=1)
+    local = tmp_path / "local"
+    run_batch("mse_two_layer", tmp_path / "in", out=local, pool=pool, progress=False)
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=True,
+                                  dashboard_address=None, silence_logs=40) as cluster:
+        remote = tmp_path / "remote"
+        summary = run_batch("mse_two_layer", tmp_path / "in", out=remote, progress=False,
+                            executor=cluster.scheduler_address, chunk_size=3)
+    assert (summary.graded, summary.missing) == (10, [])
+    assert _scores(remote) == _scores(local)
