@@ -97,18 +97,19 @@ def test_bpgrade_check_runs_from_the_handout_without_solutions(bundle, tmp_path)
     assert not (bundle / "solutions").exists()
 
     work = bundle / "student_template"
-    stub = subprocess.run([sys.executable, "-m", "autograder", "check", LR, f"{LR}.py"],
-                          cwd=work, env=env, capture_output=True, text=True, timeout=300)
-    assert stub.returncode == 1, stub.stderr
-    assert "[not_implemented]" in stub.stdout
-    assert stub.stdout.rstrip().endswith("hidden tests run on submission")
+    for aid in project.assignment_ids():  # every assignment, with the handout's files only
+        stub = subprocess.run([sys.executable, "-m", "autograder", "check", aid, f"{aid}.py"],
+                              cwd=work, env=env, capture_output=True, text=True, timeout=300)
+        assert stub.returncode == 1, stub.stderr
+        assert "[not_implemented]" in stub.stdout
+        assert stub.stdout.rstrip().endswith("hidden tests run on submission")
 
-    mine = tmp_path / f"{LR}.py"
-    mine.write_text(reference_source(LR))
-    done = subprocess.run([sys.executable, "-m", "autograder", "check", LR, str(mine)],
-                          cwd=work, env=env, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert "FAIL" not in done.stdout and "public " in done.stdout
+        mine = tmp_path / f"{aid}.py"
+        mine.write_text(reference_source(aid))
+        done = subprocess.run([sys.executable, "-m", "autograder", "check", aid, str(mine)],
+                              cwd=work, env=env, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, (aid, done.stdout + done.stderr)
+        assert "FAIL" not in done.stdout and "public " in done.stdout
 
 
 def test_handout_refuses_a_stub_that_holds_the_reference(tmp_path):
