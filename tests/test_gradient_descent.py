@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from autograder import cases, project
-from autograder.oracle import Oracles, call_model
+from autograder.oracle import call_model
 from autograder.report import to_json
 from autograder.spec import Part
-from tests.helpers import lost_parts, mutate, reference_source, stub_source
+from tests.helpers import lost_parts, mutate, reference_source
 
 A = "gradient_descent"
 SPEC = project.load_assignment(A)
@@ -28,19 +28,6 @@ def group_cases(seed):
     for key, lead in leads.items():
         for case in cases.generate(Part(key, lead.points, lead.function, lead.cases), (seed,)):
             yield lead, case
-
-
-def test_reference_and_torch_agree_on_many_seeds():
-    oracles = Oracles(SPEC, torch_oracle=project.load_torch_oracle(SPEC), reference=project.load_reference(SPEC))
-    checked, lengths = 0, set()
-    for seed in range(8):
-        for lead, case in group_cases(seed):
-            expected = oracles.expected(lead, case)  # raises OracleDisagreement, also on a different row count
-            if lead.function == "gradient_descent":
-                lengths.add(len(expected["history"]))
-            checked += 1
-    assert checked > 350
-    assert len(lengths) > 15  # many different iteration counts, all matched exactly
 
 
 def test_random_descent_cases_stay_clear_of_the_stopping_thresholds():
@@ -81,14 +68,6 @@ def test_reference_scores_full_marks_and_draws_the_paths(grade_source, tmp_path)
     parts = {p["name"]: p for p in json.loads(json.dumps(to_json(report)))["parts"]}
     assert parts["gradient_descent.slides"]["figures"] == [str(png)]
     assert all(not p["figures"] for name, p in parts.items() if name != "gradient_descent.slides")
-
-
-def test_stub_scores_zero_with_not_implemented_per_part(grade_source):
-    report = grade_source(A, stub_source(A))
-    assert report.score == 0
-    for part in report.parts:
-        assert part.diagnoses == ["not_implemented"], part.name
-        assert "not implemented" in part.feedback
 
 
 REF = reference_source(A)

@@ -66,3 +66,38 @@ MUTANTS.append(Mutant("harmless_rename", edits=[("def grad_logits(X, y, w, b):",
     out = _selftest_cli("logistic_regression", env={"BPGRADE_ROOT": str(tmp_path)})
     assert out.returncode == 1
     assert "FAIL mutant    harmless_rename: lost parts differ" in out.stdout
+
+
+IDS = list(SUITES)
+
+
+@pytest.mark.parametrize("aid", IDS)
+def test_reference_scores_full_marks(grade_source, aid):
+    ok, detail = selftest.judge_full_marks(grade_source(aid, SUITES[aid].reference))
+    assert ok, detail
+
+
+@pytest.mark.parametrize("aid", IDS)
+def test_stub_scores_zero_with_not_implemented_per_part(grade_source, aid):
+    report = grade_source(aid, SUITES[aid].stub)
+    ok, detail = selftest.judge_stub(report)
+    assert ok, detail
+    assert all("not implemented" in p.feedback for p in report.parts)
+
+
+@pytest.mark.parametrize("aid", IDS)
+def test_reference_and_torch_agree_on_many_seeds(aid):
+    """Both oracles on every case of 8 seeds: any disagreement raises OracleDisagreement."""
+    from autograder import cases
+    from autograder.oracle import Oracles
+
+    spec = project.load_assignment(aid)
+    torch_oracle, reference = project.load_torch_oracle(spec), project.load_reference(spec)
+    checked = 0
+    for seed in range(8):
+        oracles = Oracles(spec, torch_oracle=torch_oracle, reference=reference)
+        for part in spec.parts:
+            for case in cases.generate(part, (seed,)):
+                oracles.expected(part, case)
+                checked += 1
+    assert checked >= 8 * len(spec.parts) * 2

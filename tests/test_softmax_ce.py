@@ -4,8 +4,7 @@ written differently keep full marks."""
 import numpy as np
 
 from autograder import cases, project
-from autograder.oracle import Oracles
-from tests.helpers import codes_of, lost_parts, mutate, reference_source, stub_source
+from tests.helpers import codes_of, lost_parts, mutate, reference_source
 
 A = "softmax_ce"
 TOTAL = 20
@@ -31,18 +30,6 @@ def test_parts_and_points_are_as_documented():
     assert spec.part("softmax_rows_sum_to_1").checks
 
 
-def test_reference_and_torch_agree_on_many_seeds():
-    spec = project.load_assignment(A)
-    oracles = Oracles(spec, torch_oracle=project.load_torch_oracle(spec), reference=project.load_reference(spec))
-    checked = 0
-    for seed in range(8):
-        for part in spec.parts:
-            for case in cases.generate(part, (seed,)):
-                oracles.expected(part, case)  # raises OracleDisagreement on any mismatch
-                checked += 1
-    assert checked > 900
-
-
 def test_cases_are_reference_correct_and_cover_the_edges():
     """backward's cache is the correct forward pass, so a forward bug cannot cascade; shapes
     are non-square and include N = 1, H = 1 and K = 2."""
@@ -63,21 +50,6 @@ def test_cases_are_reference_correct_and_cover_the_edges():
     assert any(np.any((c.inputs["Y"] > 0) & (c.inputs["Y"] < 1)) for c in soft)
     huge = cases.generate(spec.part("cross_entropy_stable"), (project.PUBLIC_SEED,))
     assert all(np.max(np.abs(c.inputs["Z"])) >= 750 for c in huge)
-
-
-def test_reference_scores_full_marks(grade_source):
-    report = grade_source(A, reference_source(A))
-    assert report.score == report.max_score == TOTAL
-    assert all(p.diagnoses == [] for p in report.parts)
-
-
-def test_stub_scores_zero_with_not_implemented_per_part(grade_source):
-    report = grade_source(A, stub_source(A))
-    assert report.score == 0
-    assert len(report.parts) == 15
-    for part in report.parts:
-        assert part.diagnoses == ["not_implemented"], part.name
-        assert "not implemented" in part.feedback
 
 
 REF = reference_source(A)
