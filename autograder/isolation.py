@@ -279,6 +279,45 @@ def _under(path: str, top: str) -> bool:
     return path == top or path.startswith(top.rstrip("/") + "/")
 
 
+#: Top-level system directories a worker may read (libraries, configuration, devices, /proc).
+SYSTEM_DIRS = ("/usr", "/lib", "/lib32", "/lib64", "/libx32", "/bin", "/sbin", "/etc", "/dev", "/proc", "/sys")
+
+
+def needed_paths(workdir: str) -> list[str]:
+    """What a worker must still reach: the Python installation and its import path, this
+    package, and its own work dir (system directories aside)."""
+    paths = [sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix, workdir,
+             os.path.dirname(os.path.abspath(__file__)), *sys.path]
+    return sorted({os.path.realpath(p) for p in paths if p and os.path.isabs(p) and os.path.isdir(p)})
+
+
+def unneeded_dirs(needed: list[str]) -> list[str]:
+    """Every directory a worker has no reason to read, at the coarsest level: walking from '/'
+    towards each needed path, each sibling directory off those paths (other checkouts of the
+    course repo, home directories, /opt, /srv, /var, another user's files...). Hidden like the
+    declared secrets, they turn the secret list from "what we know is secret" into "all but what
+    is needed". Files along the way stay readable; system and scratch dirs are handled apart."""
+    keep = set(needed) | set(SYSTEM_DIRS) | set(SCRATCH_DIRS)
+    ancestors = {"/"}
+    for path in needed:
+        parts = path.split("/")
+        ancestors |= {"/".join(parts[:i]) or "/" for i in range(2, len(parts))}
+    hidden = []
+    for parent in sorted(ancestors):
+        if any(_under(parent, k) for k in keep):
+            continue  # already wholly visible
+        try:
+            names = os.listdir(parent)
+        except OSError:
+            continue
+        for name in sorted(names):
+            child = os.path.join(parent, name)
+            if child in keep or child in ancestors or os.path.islink(child) or not os.path.isdir(child):
+                continue
+            hidden.append(child)
+    return hidden
+
+
 def landlock_read_rules(secrets: list[str]) -> list[tuple[str, int]]:
     """Read access to the whole tree except the secret paths: '/' is split into its children
     along the way to each secret, and the secret itself gets no rule. Symlinks get no rule
@@ -434,6 +473,7 @@ def confine(*, workdir: str, uid: int | None, limits: Limits, keep_fds: tuple[in
     linux = sys.platform.startswith("linux")
     root = hasattr(os, "geteuid") and os.geteuid() == 0
     secrets = [os.path.realpath(p) for p in confinement.secret_paths]
+    secrets += [d for d in unneeded_dirs(needed_paths(os.path.realpath(workdir))) if d not in secrets]
     os.chdir(workdir)
 
     # fds: 0-2 go to /dev/null (prints are captured in Python, C-level writes are discarded)
