@@ -6,6 +6,7 @@ decides scores; the worker only ever returns plain arrays.
 from __future__ import annotations
 
 import ast
+import builtins
 import math
 import threading
 from collections import Counter
@@ -75,15 +76,28 @@ def forbidden_imports(source: str) -> list[str]:
 
 # ------------------------------------------------------------------ judging one case
 
-def _error_code(call: CallResult) -> tuple[str, str]:
+#: Exception names shown as they are; a custom class name is student-chosen text.
+_BUILTIN_ERRORS = {name for name, obj in vars(builtins).items()
+                   if isinstance(obj, type) and issubclass(obj, BaseException)}
+
+
+def _error_code(call: CallResult, *, public: bool) -> tuple[str, str]:
+    """The code and text for a call that raised. On hidden cases the student's exception message
+    is not shown: it is student-controlled text computed from the hidden inputs (``raise
+    ValueError(repr(X))`` would hand them out, and a later submission could hard-code the
+    answers). The exception type and the student's own traceback lines stay; local checks,
+    on public cases, show the whole message."""
     err = call.error or {}
     etype, msg = err.get("type", ""), err.get("message", "")
     if etype == "NotImplementedError":
         return "not_implemented", "not implemented yet (raises NotImplementedError)"
     if etype in ("ImportError", "ModuleNotFoundError") and "is not allowed" in msg:
-        return "forbidden_import", msg
+        return "forbidden_import", "imports an autograd library, which is not allowed"
     if etype == "MemoryError":
         return "memory_limit", "ran out of memory"
+    if not public:
+        etype = etype if etype in _BUILTIN_ERRORS else "an exception of its own class"
+        msg = "(message not shown for hidden cases; run `bpgrade check` to see it)" if msg else ""
     text = f"raised {etype}: {msg}" if msg else f"raised {etype}"
     if err.get("traceback"):
         text += "\n" + err["traceback"]
@@ -108,7 +122,7 @@ def _judge(assignment: Assignment, part: Part, case: Case, call: CallResult,
     if call.status == "memory_limit":
         return Judged(False, "memory_limit", "ran out of memory (the worker's memory limit)")
     if call.status == "error":
-        code, text = _error_code(call)
+        code, text = _error_code(call, public=public)
         return Judged(False, code, text)
     if call.status != "ok":
         return Judged(False, "crashed", f"no result ({call.status}: {call.detail})")
@@ -116,9 +130,12 @@ def _judge(assignment: Assignment, part: Part, case: Case, call: CallResult,
     scalars = {o.name: o.scalar for o in fn.returns.outs}
     verdicts = []
     for name in assignment.graded_outputs(part):
+        problem = call.problems.get(name)
+        if problem is not None and not public:  # the worker's text may quote student data (dict keys)
+            problem = f"is missing or not readable as {fn.returns.describe()} (run `bpgrade check` for details)"
         verdicts.append(compare(
             name, expected[name], call.outputs.get(name), scalar=scalars[name], tol=part.tol_for(name),
-            type_info=call.types.get(name), problem=call.problems.get(name), values=part.values,
+            type_info=call.types.get(name), problem=problem, values=part.values,
         ))
     bad = [v for v in verdicts if not v.ok]
     worst = max((v.rel_error for v in verdicts if v.rel_error is not None), default=None)

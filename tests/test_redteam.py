@@ -11,6 +11,7 @@ ends within its time bound.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import socket
@@ -218,3 +219,48 @@ def test_red_team_submission(filename, control, grader, sandbox, world, listener
         assert all(p.diagnoses == ["forbidden_import"] for p in report.parts)
     if filename not in ("forbidden_import.py",):
         assert "seccomp" in report.protections or not report.protections or os.geteuid() != 0
+
+
+LEAK = '''
+import numpy as np
+
+
+
+class Leak(Exception):
+    pass
+
+
+def sigmoid(z):
+    raise ValueError("inputs: " + repr(np.asarray(z).ravel()[:6].tolist()))
+
+
+def predict_proba(X, w, b):
+    raise Leak(repr(w.tolist()))
+
+
+def bce_loss(X, y, w, b):
+    return {"k" + repr(round(float(x), 6)): 1 for x in w.ravel()}
+
+
+def grad_logits(X, y, w, b):
+    raise NotImplementedError
+
+
+def gradients(X, y, w, b):
+    raise NotImplementedError
+'''
+
+
+def test_hidden_inputs_do_not_leak_through_error_messages(grade_source):
+    """Exception messages, custom exception names and worker-side structure text are
+    student-controlled and computed from the inputs: on hidden cases none of it reaches the
+    feedback (a later submission could hard-code answers for the leaked inputs)."""
+    import re as _re
+
+    hidden = grade_source("logistic_regression", LEAK, mode="grade")
+    text = "\n".join(p.feedback for p in hidden.parts) + json.dumps(to_json(hidden))
+    assert "inputs: [" not in text and "Leak" not in text
+    assert not _re.search(r"k-?\d+\.\d+", text)
+    assert "message not shown for hidden cases" in text
+    public = grade_source("logistic_regression", LEAK, mode="check")
+    assert "inputs: [" in "\n".join(p.feedback for p in public.parts)  # local checks show it all
