@@ -37,8 +37,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import __version__, classreport, gradebook, project
-from .gradebook import DONE, LOG_NAME, ResultsLog, current_records, is_failure, record_key
-from .submissions import Discovered, Item, discover
+from .gradebook import DONE, LOG_NAME, ResultsLog, current_records, is_failure
+from .submissions import Item, discover
 
 #: engine modules whose content is part of the grader version (a change regrades everything)
 _ENGINE_FILES = ("cases.py", "compare.py", "diagnose.py", "grade.py", "isolation.py", "load.py", "oracle.py",

@@ -99,7 +99,9 @@ def grade_cmd(assignment: str, submission: Path, as_json: bool, results_json: Pa
         figures = results_json.parent if results_json else Path("bpgrade-figures")
     report = _run(submission, assignment, "grade", seed=seed, figures_dir=figures)
     if results_json:
-        _atomic_write(results_json, dumps(to_gradescope(report)))
+        from .gradebook import atomic_write
+
+        atomic_write(results_json, dumps(to_gradescope(report)))
     if as_json:
         click.echo(dumps(to_json(report)))
     else:
@@ -255,13 +257,6 @@ def selftest(assignment: str, verbose: bool) -> None:
     for kind, (ok, bad) in counts.items():
         click.echo(f"{kind:<9} {ok} ok, {bad} failed")
     sys.exit(0 if all(o.ok for o in outcomes) else 1)
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
 
 
 if __name__ == "__main__":

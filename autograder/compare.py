@@ -31,17 +31,24 @@ def _scale(expected: np.ndarray, tol: Tol) -> float:
     return max(float(np.max(np.abs(expected), initial=0.0)), tol.scale_floor)
 
 
-def rel_error(got: np.ndarray, expected: np.ndarray, tol: Tol) -> tuple[float, tuple]:
-    """max|got - expected| / max(max|expected|, floor), and the first entry (row-major) that
-    is off by more than the tolerance allows (the largest error if none is)."""
+def _measure(got: np.ndarray, expected: np.ndarray, tol: Tol) -> tuple[float, tuple, bool]:
+    """(relative error, index, within tolerance) from one pass over the differences: the error
+    is max|got - expected| / max(max|expected|, floor); the index is the first entry (row-major)
+    off by more than the tolerance allows, or the largest error if none is."""
     diff = np.abs(got - expected)
     scale = _scale(expected, tol)
     if diff.size == 0:
-        return 0.0, ()
-    off = np.flatnonzero(diff.ravel() > tol.rtol * scale + tol.atol)
+        return 0.0, (), True
+    off = np.flatnonzero(~(diff.ravel() <= tol.rtol * scale + tol.atol))  # NaN differences are off too
     flat = int(off[0]) if off.size else int(np.argmax(diff))
     where = np.unravel_index(flat, diff.shape)
-    return float(np.max(diff)) / scale, tuple(int(i) for i in where)
+    return float(np.max(diff)) / scale, tuple(int(i) for i in where), not off.size
+
+
+def rel_error(got: np.ndarray, expected: np.ndarray, tol: Tol) -> tuple[float, tuple]:
+    """The relative error and the index to show (see :func:`_measure`)."""
+    err, where, _ = _measure(got, expected, tol)
+    return err, where
 
 
 def within(got: np.ndarray, expected: np.ndarray, tol: Tol) -> bool:
@@ -95,8 +102,8 @@ def compare(name: str, expected: np.ndarray, got: np.ndarray | None, *, scalar: 
         )
     if not values:
         return Verdict(name, True)
-    err, where = rel_error(got, expected, tol)
-    if within(got, expected, tol):
+    err, where, ok = _measure(got, expected, tol)
+    if ok:
         return Verdict(name, True, rel_error=err, index=where)
     return Verdict(
         name, False, None,

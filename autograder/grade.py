@@ -159,9 +159,8 @@ def _judge(assignment: Assignment, part: Part, case: Case, call: CallResult,
     if call.mutated:
         names = ", ".join(f"`{n}`" for n in call.mutated)
         return Judged(False, "input_mutated", diagnose.sentence("input_mutated", names=names), "", worst, verdicts)
-    inputs_outputs = {k: v for k, v in call.outputs.items()}
     for check in part.checks:
-        problem = check(case.inputs, inputs_outputs)
+        problem = check(case.inputs, dict(call.outputs))
         if problem:
             return Judged(False, "property", problem, "", worst, verdicts)
     return Judged(True, None, "", "", worst, verdicts)

@@ -37,6 +37,8 @@ from pathlib import Path
 import nbformat
 from otter.plugins import AbstractOtterPlugin
 
+from .gradebook import atomic_write
+
 OTTER_LOG = ".OTTER_LOG"
 KEEP = ("tests", "__init__.py")  #: what otter itself puts in the submission folder
 PLACEHOLDER_PY = "# graded by bpgrade from the submitted source, outside this kernel\n"
@@ -140,7 +142,7 @@ class BpgradePlugin(AbstractOtterPlugin):
             shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
         _neutralise(submission)
         self.data = self._grade(source, options, ag_dir)
-        _write_json(self.results_path, self.data)
+        atomic_write(self.results_path, json.dumps(self.data, indent=2, allow_nan=False))
 
     def _grade(self, source, options: dict, ag_dir: Path) -> dict:
         from .grade import Grader
@@ -196,13 +198,6 @@ def _neutralise(submission: Path) -> None:
         nbformat.write(nb, str(submission))
     else:
         submission.write_text(PLACEHOLDER_PY)
-
-
-def _write_json(path: Path, data: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, allow_nan=False))
-    tmp.replace(path)
 
 
 def _text(report) -> str:

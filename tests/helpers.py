@@ -3,10 +3,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from autograder import project
+from autograder import project, selftest
 
 ROOT = Path(__file__).resolve().parent.parent
-SUBMISSIONS = Path(__file__).resolve().parent / "submissions"
 
 
 def reference_source(assignment: str) -> str:
@@ -19,13 +18,10 @@ def stub_source(assignment: str) -> str:
 
 def mutate(source: str, old: str, new: str) -> str:
     """The reference with one edit; ``old`` must occur exactly once (so mutants cannot rot)."""
-    count = source.count(old)
-    assert count == 1, f"mutation anchor occurs {count} times: {old!r}"
-    return source.replace(old, new)
+    return selftest.apply_edits(source, [(old, new)])
 
 
-def lost_parts(report) -> set[str]:
-    return {p.name for p in report.parts if p.score < p.max_score}
+lost_parts = selftest.lost  #: the parts that scored below their points
 
 
 def codes_of(report, part: str) -> list[str]:
