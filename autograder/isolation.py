@@ -54,6 +54,7 @@ PREIMPORT = (
     "ctypes", "ctypes.util", "platform", "importlib", "importlib.util", "importlib.machinery",
     "unittest", "unittest.mock", "zlib", "base64", "binascii", "csv", "argparse", "logging",
     "encodings.idna", "encodings.latin_1", "encodings.ascii",
+    "resource",  # confine() sets the rlimits with it
     "numpy", "numpy.linalg", "numpy.random", "numpy.fft", "numpy.polynomial",
     "numpy.lib.stride_tricks", "numpy.exceptions", "numpy.testing", "numpy.ma",
     "autograder.notebook",  # a submitted notebook's setup cell imports its (import-light) checker
@@ -71,6 +72,7 @@ SECCOMP_MODE_FILTER = 2
 
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
 MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
+MNT_DETACH = 2
 
 #: World-writable places a worker could leave files in for the next one; hidden in the mount ns.
 SCRATCH_DIRS = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock", "/var/lock")
@@ -414,10 +416,22 @@ def _mount(libc, source, target, fstype, flags, data=None) -> bool:
     return libc.mount(enc(source), enc(target), enc(fstype), ctypes.c_ulong(flags), enc(data)) == 0
 
 
-def private_mounts(*, workdir: str, uid: int | None, secrets: list[str], limits: Limits) -> list[str]:
-    """A private mount namespace: secrets hidden, scratch dirs hidden and read-only, the work
-    dir a private size-capped tmpfs, '/' read-only. Returns the protections it adds; [] if the
-    kernel refused the namespace (nothing changed then)."""
+def hidden_paths(workdir: str, confinement: Confinement) -> list[str]:
+    """Everything a worker must not read: the declared secrets plus every unneeded directory."""
+    secrets = [os.path.realpath(p) for p in confinement.secret_paths]
+    return secrets + [d for d in unneeded_dirs(needed_paths(os.path.realpath(workdir))) if d not in secrets]
+
+
+def _scratch_top(workdir: str) -> str | None:
+    return next((p for p in SCRATCH_DIRS if _under(workdir, p) and os.path.isdir(p)), None)
+
+
+def hide_paths(*, workdir: str, secrets: list[str]) -> list[str]:
+    """Enter a private mount namespace in which the secrets are hidden, the scratch dirs are
+    empty, '/' is read-only and the scratch dir holding ``workdir`` is a small root-owned tmpfs
+    (room for work dirs, nothing a dropped uid can write). Returns the protections it adds; []
+    if the kernel refused the namespace (nothing changed then). The zygote calls it once and
+    its workers inherit the view; a spawned worker calls it for itself."""
     libc = _libc()
     if libc.unshare(CLONE_NEWNS) != 0:
         return []
@@ -425,7 +439,6 @@ def private_mounts(*, workdir: str, uid: int | None, secrets: list[str], limits:
     if not _mount(libc, None, "/", None, MS_REC | MS_PRIVATE):
         raise OSError(ctypes.get_errno(), "could not make the worker's mounts private")
     added = ["mount_namespace"]
-    hidden = 0
     ro_empty = MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC
     for path in secrets:
         if os.path.isdir(path):
@@ -437,43 +450,83 @@ def private_mounts(*, workdir: str, uid: int | None, secrets: list[str], limits:
             continue
         if not ok:
             raise OSError(ctypes.get_errno(), f"could not hide {path}")
-        hidden += 1
     if secrets:
         added.append("secrets_hidden")
-    owner = f",uid={uid},gid={uid}" if uid is not None else ""
     for path in SCRATCH_DIRS:
         if os.path.isdir(path) and not os.path.islink(path) and not _under(workdir, path):
             if _mount(libc, "tmpfs", path, "tmpfs", ro_empty, "size=4k,nr_inodes=2,mode=755"):
                 added.append(f"private{path.replace('/', '_')}")
-    # the work dir: a fresh tmpfs at the same path, inside a read-only tmpfs over its scratch parent
-    top = next((p for p in SCRATCH_DIRS if _under(workdir, p) and os.path.isdir(p)), None)
+    top = _scratch_top(workdir)
     if top is not None:
-        if not _mount(libc, "tmpfs", top, "tmpfs", MS_NOSUID | MS_NODEV, "size=64k,nr_inodes=64,mode=755"):
+        if not _mount(libc, "tmpfs", top, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=64k,nr_inodes=256,mode=755"):
             raise OSError(ctypes.get_errno(), f"could not hide {top}")
-        os.makedirs(workdir, mode=0o755, exist_ok=True)
-    size = f"size={limits.workdir_mb}m,nr_inodes=4096,mode=700{owner}"
-    if not _mount(libc, "tmpfs", workdir, "tmpfs", MS_NOSUID | MS_NODEV, size):
-        raise OSError(ctypes.get_errno(), "could not mount the work dir")
-    added.append("private_tmpfs_workdir")
-    if top is not None and _mount(libc, None, top, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV,
-                                  "size=64k,nr_inodes=64,mode=755"):
         added.append(f"private{top.replace('/', '_')}")
     if _mount(libc, None, "/", None, MS_REMOUNT | MS_BIND | MS_RDONLY):
         added.append("readonly_root")
     return added
 
 
+def mount_workdir(*, workdir: str, uid: int | None, limits: Limits) -> list[str]:
+    """A fresh size-capped tmpfs as ``workdir``, owned by the worker's uid (in a namespace made
+    by :func:`hide_paths`). :func:`unmount_workdir` throws it away with everything in it."""
+    os.makedirs(workdir, mode=0o755, exist_ok=True)
+    owner = f",uid={uid},gid={uid}" if uid is not None else ""
+    size = f"size={limits.workdir_mb}m,nr_inodes=4096,mode=700{owner}"
+    if not _mount(_libc(), "tmpfs", workdir, "tmpfs", MS_NOSUID | MS_NODEV, size):
+        raise OSError(ctypes.get_errno(), "could not mount the work dir")
+    return ["private_tmpfs_workdir"]
+
+
+def unmount_workdir(workdir: str) -> None:
+    _libc().umount2(workdir.encode(), MNT_DETACH)
+    try:
+        os.rmdir(workdir)
+    except OSError:
+        pass
+
+
 # ====================================================================== confine
 
+def enter_namespaces(*, workdir: str, confinement: Confinement,
+                     secrets: list[str]) -> tuple[list[str], str]:
+    """The namespace layers (root only): a net namespace and the mount namespace of
+    :func:`hide_paths`. Returns (protections added, what is left to do for files: ``done``,
+    ``landlock`` or ``none``). The zygote enters them once, so its workers share one empty
+    network and one filtered view of the files instead of paying for new ones each."""
+    active: list[str] = []
+    fs_mode = confinement.filesystem
+    if not sys.platform.startswith("linux"):
+        return active, fs_mode
+    root = os.geteuid() == 0
+    if confinement.network in ("auto", "netns"):
+        if root and _libc().unshare(CLONE_NEWNET) == 0:
+            active.append("net_namespace")
+        elif confinement.network == "netns":
+            raise OSError("a net namespace was required but the kernel refused it")
+    if fs_mode in ("auto", "mountns"):
+        added = hide_paths(workdir=workdir, secrets=secrets) if root else []
+        if added:
+            active += added
+            fs_mode = "done"
+        elif fs_mode == "mountns":
+            raise OSError("a mount namespace was required but the kernel refused it")
+        else:
+            fs_mode = "landlock"
+    return active, fs_mode
+
+
 def confine(*, workdir: str, uid: int | None, limits: Limits, keep_fds: tuple[int, ...],
-            confinement: Confinement = Confinement()) -> list[str]:
+            confinement: Confinement = Confinement(), secrets: list[str] | None = None,
+            namespaces: tuple[list[str], str] | None = None) -> list[str]:
     """Apply every available protection to the current process; return the active ones.
-    A protection that was asked for explicitly (not ``auto``) and is unavailable raises."""
+    A protection that was asked for explicitly (not ``auto``) and is unavailable raises.
+
+    ``namespaces``: the result of :func:`enter_namespaces` when the parent (the zygote) already
+    entered them and mounted this worker's work dir; ``secrets``: :func:`hidden_paths`, if the
+    parent computed them already."""
     active: list[str] = []
     linux = sys.platform.startswith("linux")
     root = hasattr(os, "geteuid") and os.geteuid() == 0
-    secrets = [os.path.realpath(p) for p in confinement.secret_paths]
-    secrets += [d for d in unneeded_dirs(needed_paths(os.path.realpath(workdir))) if d not in secrets]
     os.chdir(workdir)
 
     # fds: 0-2 go to /dev/null (prints are captured in Python, C-level writes are discarded)
@@ -496,25 +549,17 @@ def confine(*, workdir: str, uid: int | None, limits: Limits, keep_fds: tuple[in
     })
     active.append("cleared_env")
 
-    fs_mode = confinement.filesystem
     if linux:
-        libc = _libc()
-        libc.prctl(PR_SET_PDEATHSIG, 9, 0, 0, 0)
-        if confinement.network in ("auto", "netns"):
-            if root and libc.unshare(CLONE_NEWNET) == 0:
-                active.append("net_namespace")
-            elif confinement.network == "netns":
-                raise OSError("a net namespace was required but the kernel refused it")
-        if fs_mode in ("auto", "mountns"):
-            added = private_mounts(workdir=workdir, uid=uid if root else None, secrets=secrets,
-                                   limits=limits) if root else []
-            if added:
-                active += added
-                fs_mode = "done"
-            elif fs_mode == "mountns":
-                raise OSError("a mount namespace was required but the kernel refused it")
-            else:
-                fs_mode = "landlock"
+        _libc().prctl(PR_SET_PDEATHSIG, 9, 0, 0, 0)
+    if namespaces is None:
+        if secrets is None and confinement.filesystem != "none":
+            secrets = hidden_paths(workdir, confinement)
+        added, fs_mode = enter_namespaces(workdir=workdir, confinement=confinement, secrets=secrets or [])
+        if "mount_namespace" in added:
+            added += mount_workdir(workdir=workdir, uid=uid if root else None, limits=limits)
+    else:
+        added, fs_mode = namespaces
+    active += added
     os.chdir(workdir)  # the private tmpfs, if one was mounted there
     active.append("private_workdir")
 
@@ -555,7 +600,9 @@ def confine(*, workdir: str, uid: int | None, limits: Limits, keep_fds: tuple[in
 
     abi = landlock_abi()
     want_files = fs_mode == "landlock"
-    got = landlock_restrict(abi=abi, files=want_files, workdir=os.path.realpath(workdir), secrets=secrets,
+    if want_files and secrets is None:
+        secrets = hidden_paths(workdir, confinement)
+    got = landlock_restrict(abi=abi, files=want_files, workdir=os.path.realpath(workdir), secrets=secrets or [],
                             net="net_namespace" not in active and confinement.network != "none")
     active += got
     if want_files and "landlock_fs" not in got and confinement.filesystem == "landlock":

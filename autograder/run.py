@@ -139,7 +139,7 @@ class Sandbox:
 
     def __init__(self, *, limits: Limits = Limits(), isolation_mode: str | None = None,
                  secret_paths: list[str] | tuple[str, ...] = (), network: str = "auto",
-                 filesystem: str = "auto", processes: bool = False):
+                 filesystem: str = "auto", processes: bool = False, wait: bool = True):
         self.limits = limits
         self.mode = isolation_mode or default_isolation()
         secrets = list(dict.fromkeys([*default_secret_paths(), *map(str, secret_paths)]))
@@ -162,22 +162,28 @@ class Sandbox:
         self._ctrl: socket.socket | None = None
         if self.mode == "fork":
             self._start_zygote()
+            if wait:
+                self.wait_ready()
 
     # ---------------------------------------------------------------- zygote
     def _start_zygote(self) -> None:
         """A fresh interpreter, so nothing the grader has loaded (torch, a reference, hidden
-        cases) can be in the zygote's memory, whatever this process imported before."""
+        cases) can be in the zygote's memory, whatever this process imported before. It exits
+        when our end of its control socket closes (we closed the sandbox or died)."""
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self._zygote = subprocess.Popen(
             [sys.executable, "-s", "-m", "autograder.zygote", "--ctrl", str(child.fileno()),
              "--uid", str(self.uid if self.uid is not None else -1),
              "--limits", json.dumps(self.limits.to_plain()),
-             "--confinement", json.dumps(self.confinement.to_plain())],
+             "--confinement", json.dumps(self.confinement.to_plain()), "--workroot", str(self.tmp)],
             pass_fds=[child.fileno()], stdin=subprocess.DEVNULL, env=_clean_env(),
         )
         child.close()
         self._ctrl = parent
-        if self._request({"op": "ping"}).get("pong") is not True:
+
+    def wait_ready(self) -> None:
+        """Block until the zygote answers (``Sandbox(wait=False)`` lets several start at once)."""
+        if self.mode == "fork" and self._request({"op": "ping"}).get("pong") is not True:
             raise RuntimeError("the sandbox zygote did not start")
 
     def _request(self, req: dict, fds: list[int] = ()) -> dict:
@@ -206,10 +212,13 @@ class Sandbox:
         ours.set_inheritable(False)
         try:
             if self.mode == "fork":
-                pid = self._request(
+                reply = self._request(
                     {"op": "fork", "workdir": str(workdir), "assignment_file": assignment_file},
                     [theirs.fileno()],
-                )["pid"]
+                )
+                if "pid" not in reply:
+                    raise RuntimeError(reply.get("error", "the zygote did not start a worker"))
+                pid = reply["pid"]
                 proc = None
             else:
                 proc = subprocess.Popen(
@@ -263,6 +272,14 @@ class Sandbox:
             os.close(self._uid_lock)  # releases the flock: the uid is free for another sandbox
             self._uid_lock = None
 
+    def forget(self) -> None:
+        """In a forked copy of the owning process: drop our copies of the zygote's control
+        socket and of the uid claim, without stopping anything (the owner still uses them)."""
+        for fd in (self._ctrl.detach() if self._ctrl is not None else None, self._uid_lock):
+            if fd is not None:
+                os.close(fd)
+        self._ctrl, self._uid_lock, self._zygote = None, None, None
+
     def __enter__(self) -> "Sandbox":
         return self
 
@@ -276,6 +293,7 @@ class WorkerProcess:
         self.sandbox, self.pid, self.proc, self.sock, self.workdir = sandbox, pid, proc, sock, workdir
         self.channel = Channel(sock.fileno(), REPLY_DTYPES, nonblocking=True)
         self.exit_status = ""
+        self.alone = False  #: under seccomp_no_processes: no children whose CPU time to add
         self.seq = 0
         self.mark: tuple[float, float | None] = (time.perf_counter(), None)  # (wall, cpu) when the current call could start
 
@@ -288,6 +306,8 @@ class WorkerProcess:
         return self.exit_status
 
     def cpu(self) -> float | None:
+        if self.alone:
+            return _process_clock(self.pid)
         return _cpu_seconds(self.pid, self.sandbox.uid if self.sandbox.confinement.processes else None)
 
 
@@ -315,6 +335,7 @@ class Submission:
             if not isinstance(worker_side, list):
                 raise TransportError("the worker did not report ready")
             self.protections = [*self.sandbox.grader_protections, *(_text(p, 64) for p in worker_side[:64])]
+            wp.alone = "seccomp_no_processes" in self.protections
             wp.channel.send({"op": "load", "source": self.source}, timeout=self.load_timeout)
             reply, _ = wp.channel.recv(timeout=self.load_timeout, max_bytes=1024 * 1024)
         except Timeout:
@@ -497,10 +518,7 @@ def _cpu_seconds(pid: int, uid: int | None = None) -> float | None:
     """CPU seconds of a worker, read by the grader (the worker's own clock is not trusted):
     its process CPU clock (all threads, ns) + reaped children (/proc stat cutime+cstime) +
     with ``uid``, every other live or zombie process of that uid (workers allowed to fork)."""
-    try:
-        own = time.clock_gettime_ns(((~pid) << 3) | 2) / 1e9  # CPUCLOCK_SCHED of the whole process
-    except (OSError, AttributeError, OverflowError):
-        own = None
+    own = _process_clock(pid)
     try:
         with open(f"/proc/{pid}/stat") as fh:
             fields = fh.read().rsplit(")", 1)[1].split()
@@ -513,6 +531,14 @@ def _cpu_seconds(pid: int, uid: int | None = None) -> float | None:
     if uid is not None:
         total += _uid_cpu(uid, exclude=pid)
     return total
+
+
+def _process_clock(pid: int) -> float | None:
+    """The CPU seconds of all threads of process ``pid`` (its CPUCLOCK_SCHED clock), or None."""
+    try:
+        return time.clock_gettime_ns(((~pid) << 3) | 2) / 1e9
+    except (OSError, AttributeError, OverflowError):
+        return None
 
 
 def _uid_cpu(uid: int, exclude: int) -> float:

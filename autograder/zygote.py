@@ -12,6 +12,7 @@ Control messages are JSON datagrams on a SOCK_SEQPACKET socket:
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import json
 import os
@@ -30,6 +31,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--uid", type=int, default=-1)
     parser.add_argument("--limits", default="{}")
     parser.add_argument("--confinement", default="{}")
+    parser.add_argument("--workroot", required=True, help="the folder every work dir is made in")
     opts = parser.parse_args(argv)
     uid = opts.uid if opts.uid >= 0 else None
     limits = isolation.Limits(**json.loads(opts.limits))
@@ -41,11 +43,17 @@ def main(argv: list[str] | None = None) -> None:
             importlib.import_module(name)
         except ImportError:
             pass
+    worker.warm_up()
     libc = isolation._libc()
     libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
-    libc.prctl(isolation.PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    # no PR_SET_PDEATHSIG: it fires when the *thread* that started us exits, and sandboxes may be
+    # made from short-lived threads; we exit when the grader's end of --ctrl closes instead
     isolation.set_undumpable()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # the namespaces every worker inherits: entered once here instead of once per worker
+    secrets = isolation.hidden_paths(opts.workroot, confinement) if confinement.filesystem != "none" else []
+    namespaces = isolation.enter_namespaces(workdir=opts.workroot, confinement=confinement, secrets=secrets)
+    zygote = Zygote(uid, limits, confinement, secrets, namespaces)
 
     while True:
         try:
@@ -58,9 +66,12 @@ def main(argv: list[str] | None = None) -> None:
         if req["op"] == "ping":
             reply = {"pong": True}
         elif req["op"] == "fork":
-            reply = {"pid": _fork_worker(ctrl, fds[0], req, uid, limits, confinement)}
+            try:
+                reply = {"pid": zygote.fork(ctrl, fds[0], req)}
+            except OSError as exc:
+                reply = {"error": f"could not start a worker: {exc}"}
         elif req["op"] == "reap":
-            reply = {"status": _reap(req["pid"], uid)}
+            reply = {"status": zygote.reap(req["pid"])}
         else:
             reply = {"error": f"unknown op {req['op']!r}"}
         for fd in fds:
@@ -80,26 +91,53 @@ def _assignment(path: str):
     return _ASSIGNMENTS[path]
 
 
-def _fork_worker(ctrl: socket.socket, fd: int, req: dict, uid: int | None, limits: isolation.Limits,
-                 confinement: isolation.Confinement) -> int:
-    try:
-        assignment = _assignment(req["assignment_file"])
-    except Exception:  # noqa: BLE001 - let the worker load it and report the author error itself
-        assignment = None
-    pid = os.fork()
-    if pid:
-        return pid
-    code = 0
-    try:
-        ctrl.close()
-        os.setsid()
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
-        worker.run(fd, assignment_file=req["assignment_file"], workdir=req["workdir"], uid=uid, limits=limits,
-                   confinement=confinement, assignment=assignment)
-    except BaseException:  # noqa: BLE001 - the worker must never return into the zygote loop
-        code = 70
-    finally:
-        os._exit(code)
+class Zygote:
+    """Forks confined workers and reaps them. In the zygote's mount namespace each worker gets
+    a fresh tmpfs as its work dir, unmounted (with everything in it) when it is reaped."""
+
+    def __init__(self, uid: int | None, limits: isolation.Limits, confinement: isolation.Confinement,
+                 secrets: list[str], namespaces: tuple[list[str], str]):
+        self.uid, self.limits, self.confinement = uid, limits, confinement
+        self.secrets, self.namespaces = secrets, namespaces
+        self.workdirs: dict[int, str] = {}
+
+    def fork(self, ctrl: socket.socket, fd: int, req: dict) -> int:
+        try:
+            assignment = _assignment(req["assignment_file"])
+        except Exception:  # noqa: BLE001 - let the worker load it and report the author error itself
+            assignment = None
+        shared, fs_mode = self.namespaces
+        workdir = req["workdir"]
+        if "mount_namespace" in shared:
+            shared = shared + isolation.mount_workdir(workdir=workdir, uid=self.uid, limits=self.limits)
+        gc.freeze()  # the worker's collections then skip everything inherited: no copy-on-write of the heap
+        pid = os.fork()
+        if pid:
+            if "mount_namespace" in shared:
+                self.workdirs[pid] = workdir
+            return pid
+        code = 0
+        try:
+            ctrl.close()
+            os.setsid()
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            worker.run(fd, assignment_file=req["assignment_file"], workdir=workdir, uid=self.uid,
+                       limits=self.limits, confinement=self.confinement, assignment=assignment,
+                       secrets=self.secrets, namespaces=(shared, fs_mode))
+        except BaseException:  # noqa: BLE001 - the worker must never return into the zygote loop
+            code = 70
+        finally:
+            os._exit(code)
+
+    def reap(self, pid: int) -> str:
+        # under our filter (fork, vfork, execve, clone without CLONE_THREAD refused) the worker
+        # is the only process its uid can have: the uid sweep, itself a fork, is not needed
+        alone = self.confinement.seccomp and not self.confinement.processes and _under_seccomp(pid)
+        status = _reap(pid, None if alone else self.uid)
+        workdir = self.workdirs.pop(pid, None)
+        if workdir is not None:
+            isolation.unmount_workdir(workdir)
+        return status
 
 
 def _reap(pid: int, uid: int | None) -> str:
@@ -135,6 +173,15 @@ def _reap(pid: int, uid: int | None) -> str:
         if not kids:
             break
     return result
+
+
+def _under_seccomp(pid: int) -> bool:
+    """Whether the kernel (not the worker's word) says the process runs under a seccomp filter."""
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            return any(line.split() == ["Seccomp:", "2"] for line in fh)
+    except OSError:
+        return False
 
 
 def _sweep_uid(uid: int) -> None:
