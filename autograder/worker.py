@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib.util
 import io
+import sys
 import time
 import traceback
 from contextlib import redirect_stderr, redirect_stdout
@@ -56,12 +57,22 @@ def unflatten(scalars: dict, arrays: dict[str, np.ndarray]) -> dict:
     return out
 
 
+_DTYPE_NAMES: dict = {}  # str(dtype) costs microseconds; a reply names the same few dtypes
+
+
+def _dtype_name(dtype) -> str:
+    name = _DTYPE_NAMES.get(dtype)
+    if name is None:
+        name = _DTYPE_NAMES[dtype] = str(dtype)
+    return name
+
+
 def describe_type(value) -> dict:
     info = {"type": type(value).__module__ + "." + type(value).__qualname__}
     if isinstance(value, np.ndarray):
-        info.update(dtype=str(value.dtype), shape=list(value.shape))
+        info.update(dtype=_dtype_name(value.dtype), shape=list(value.shape))
     elif isinstance(value, np.generic):
-        info.update(dtype=str(value.dtype), shape=[])
+        info.update(dtype=_dtype_name(value.dtype), shape=[])
     return info
 
 
@@ -131,6 +142,7 @@ class Session:
         self.channel = channel
         self.limits = limits
         self.assignment = assignment
+        self.functions = {fn.name: fn for fn in assignment.functions}
         self.namespace: dict = {}
 
     def load(self, msg: dict) -> dict:
@@ -153,9 +165,9 @@ class Session:
         return {"status": "loaded", "defined": defined, "stdout": out.text()}
 
     def call(self, msg: dict, arrays: dict[str, np.ndarray]) -> tuple[dict, dict]:
-        fn_spec = self.assignment.function(msg["function"])
+        fn_spec = self.functions[msg["function"]]
         inputs = unflatten(msg.get("scalars", {}), arrays)
-        originals = {k: v.copy() for k, v in arrays.items()}
+        originals = {k: (v.shape, v.tobytes()) for k, v in arrays.items()}
         kwargs = fn_spec.prepare(inputs) if fn_spec.prepare else inputs
         args = [kwargs[name] for name in fn_spec.args]
         func = self.namespace.get(fn_spec.name)
@@ -168,24 +180,22 @@ class Session:
                 warned.append(kind)
 
         start_cpu, start_wall = time.process_time(), time.perf_counter()
+        saved = sys.stdout, sys.stderr
+        sys.stdout = sys.stderr = out
         try:
-            with redirect_stdout(out), redirect_stderr(out), np.errstate(all="call", call=on_fp_error):
+            with np.errstate(all="call", call=on_fp_error):
                 value = func(*args)
+            cpu, wall = time.process_time() - start_cpu, time.perf_counter() - start_wall
+            result, types, problems = flatten_return(value, msg["returns"])  # may run a hostile __array__
         except MemoryError:
             return {"status": "memory_limit", "stdout": out.text()}, {}
-        except RecursionError as exc:
+        except BaseException as exc:  # noqa: BLE001 - SystemExit and KeyboardInterrupt included
             return {"status": "error", "error": _error(exc), "stdout": out.text()}, {}
-        except BaseException as exc:  # noqa: BLE001
-            return {"status": "error", "error": _error(exc), "stdout": out.text()}, {}
-        cpu, wall = time.process_time() - start_cpu, time.perf_counter() - start_wall
-        with redirect_stdout(out), redirect_stderr(out):
-            try:
-                result, types, problems = flatten_return(value, msg["returns"])
-            except BaseException as exc:  # noqa: BLE001 - a hostile __array__ / __len__
-                return {"status": "error", "error": _error(exc), "stdout": out.text()}, {}
-        mutated = [
-            k for k, v in originals.items()
-            if arrays[k].shape != v.shape or not np.array_equal(arrays[k], v, equal_nan=True)
+        finally:
+            sys.stdout, sys.stderr = saved
+        mutated = [  # bit for bit (a NaN written over a NaN is no change): cheaper than array_equal
+            k for k, (shape, data) in originals.items()
+            if arrays[k].shape != shape or arrays[k].tobytes() != data
         ]
         header = {
             "seq": msg.get("seq"), "status": "ok", "types": types, "problems": problems, "warnings": warned,
@@ -208,6 +218,26 @@ class Session:
                 self.channel.send(header, out)
             else:
                 return
+
+
+def warm_up(rounds: int = 32) -> None:
+    """Run the whole call path (decode, call, flatten, encode) on dummy data. The zygote does
+    this once: CPython (3.11+) specialises bytecode as it runs, so every worker forked
+    afterwards starts with that work done instead of redoing it on its first calls."""
+    from types import SimpleNamespace
+
+    from .transport import decode, encode
+
+    fn = SimpleNamespace(name="warm", args=("X", "params"), prepare=None)
+    session = Session(None, isolation.Limits(), SimpleNamespace(functions=[fn]))
+    session.namespace = {"warm": lambda X, params: (X @ params["W"], float(X.sum()))}
+    returns = {"kind": "tuple", "outs": [["Y", False], ["s", True]]}
+    frame = encode({"op": "call", "seq": 1, "function": "warm", "scalars": {}, "returns": returns},
+                   {"X": np.ones((4, 3)), "params.W": np.ones((3, 2))})
+    for _ in range(rounds):
+        msg, arrays = decode(frame, INPUT_DTYPES)
+        header, out = session.call(msg, arrays)
+        decode(encode(header, out), INPUT_DTYPES)
 
 
 def _error(exc: BaseException) -> dict:
@@ -235,13 +265,16 @@ def load_assignment(path: str):
 
 
 def run(fd: int, *, assignment_file: str, workdir: str, uid: int | None, limits: isolation.Limits,
-        confinement: isolation.Confinement = isolation.Confinement(), assignment=None) -> None:
+        confinement: isolation.Confinement = isolation.Confinement(), assignment=None,
+        secrets: list[str] | None = None, namespaces: tuple[list[str], str] | None = None) -> None:
     """Confine this process, then serve requests on ``fd`` until the grader closes it.
-    ``assignment`` may be given already loaded (the zygote caches it across workers)."""
+    The zygote passes what it prepared once for all its workers: the ``assignment`` already
+    loaded, the ``secrets`` list and the ``namespaces`` it entered (see :func:`isolation.confine`)."""
     isolation.block_imports()
     if assignment is None:
         assignment = load_assignment(assignment_file)  # before file access is dropped
-    active = isolation.confine(workdir=workdir, uid=uid, limits=limits, keep_fds=(fd,), confinement=confinement)
+    active = isolation.confine(workdir=workdir, uid=uid, limits=limits, keep_fds=(fd,), confinement=confinement,
+                               secrets=secrets, namespaces=namespaces)
     active.append("import_blocker")
     channel = Channel(fd, INPUT_DTYPES)
     channel.send({"status": "ready", "protections": active})
