@@ -2,15 +2,15 @@
 
 Layout of one run::
 
-    grader process (one)
-      ├─ Pool: N sandboxes (one zygote each, started before torch or the reference is loaded)
-      │        + one prepared Grader (cases and oracle outputs computed once, shared)
-      ├─ N threads, each owning one sandbox: take a submission, grade it, hand back a record
+    batch runner (this process)
+      ├─ Pool (autograder.pool): N sandboxes (zygotes started before torch or the reference is
+      │        loaded), one Grader prepared once (cases and oracle outputs), N grader processes
+      │        forked from it, each grading one submission at a time in its own sandbox
+      ├─ one thread per slot: hand it the next submission, receive its JSON record
       └─ the results log (one writer, fsync per record); gradebook, feedback files and the
          class report are rebuilt from the log at the end (atomically)
 
-Student CPU work happens in the sandboxes' workers, so the threads run in parallel; a
-submission that crashes, hangs, floods output or exhausts memory is contained by its worker
+A submission that crashes, hangs, floods output or exhausts memory is contained by its worker
 and costs only its own result. With ``executor="tcp://host:port"`` the submissions go in chunks
 to a Dask cluster instead; each Dask worker process builds the same Pool once and returns plain
 JSON records, and this process still writes the log.
@@ -20,11 +20,9 @@ JSON records, and this process still writes the log.
 from __future__ import annotations
 
 import atexit
-import hashlib
 import io
 import json
 import math
-import os
 import queue
 import socket
 import sys
@@ -36,148 +34,15 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import __version__, classreport, gradebook, project
+from . import classreport, gradebook, project
 from .gradebook import DONE, LOG_NAME, ResultsLog, current_records, is_failure
+from .pool import GRADER_ERROR, Pool, grader_version
 from .submissions import Item, discover
 
-#: engine modules whose content is part of the grader version (a change regrades everything)
-_ENGINE_FILES = ("cases.py", "compare.py", "diagnose.py", "grade.py", "isolation.py", "load.py", "oracle.py",
-                 "report.py", "run.py", "score.py", "spec.py", "transport.py", "worker.py", "zygote.py")
-GRADER_ERROR = "grader_error"
-
+__all__ = ["BatchError", "BatchSummary", "Pool", "grader_version", "run_batch"]
 
 class BatchError(Exception):
     """The batch cannot start or continue (usage, locked log, mismatched cluster)."""
-
-
-# ------------------------------------------------------------------ grader version
-
-def grader_version(assignment: str, *, seed: int | None = None, base: Path | None = None) -> str:
-    """``<package version>+<fingerprint>``. The fingerprint hashes the engine, the assignment,
-    its oracle and hidden reference, and the seeds together, so changing any of them regrades;
-    the seed itself is never written anywhere (recovering it needs the hidden reference)."""
-    spec = project.load_assignment(assignment, base)
-    h = hashlib.sha256(b"bpgrade-batch-v1\0")
-    engine = Path(__file__).resolve().parent
-    for name in _ENGINE_FILES:
-        path = engine / name
-        h.update(name.encode() + b"\0" + (path.read_bytes() if path.is_file() else b"") + b"\0")
-    for path in sorted(spec.folder.glob("*.py")) + [project.solution_path(assignment, base)]:
-        h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
-    seeds = (project.hidden_seed(assignment, base),) + (() if seed is None else (int(seed),))
-    h.update(repr(seeds).encode())
-    return f"{__version__}+{h.hexdigest()[:16]}"
-
-
-# ------------------------------------------------------------------ the sandbox pool
-
-class Pool:
-    """N sandboxes and one prepared Grader. ``grade(path)`` may be called from many threads;
-    each call borrows a free sandbox for the whole submission."""
-
-    def __init__(self, assignment: str, *, workers: int | None = None, seed: int | None = None,
-                 base: Path | None = None, limits=None, version: str | None = None):
-        from .isolation import Limits
-        from .run import Sandbox
-
-        self.assignment, self.seed, self.base = assignment, seed, base
-        self.workers = max(1, workers or os.cpu_count() or 1)
-        self.limits = limits or Limits()
-        self._make_sandbox = lambda: Sandbox(limits=self.limits)
-        # sandboxes first: each starts a fresh zygote interpreter before torch or the reference loads
-        with ThreadPoolExecutor(self.workers) as ex:
-            self.sandboxes = list(ex.map(lambda _: self._make_sandbox(), range(self.workers)))
-        self._free: queue.Queue = queue.Queue()
-        for box in self.sandboxes:
-            self._free.put(box)
-        from .grade import Grader
-
-        t0 = time.perf_counter()
-        self.grader = Grader(assignment, mode="grade", seed=seed, base=base, figures_dir=None).prepare()
-        self.prepare_seconds = time.perf_counter() - t0
-        self.version = version or grader_version(assignment, seed=seed, base=base)
-        self.spec = self.grader.spec
-        self._closed = False
-
-    def grade(self, path: Path) -> dict:
-        """The verdict part of a record for the submission at ``path`` (never raises for a
-        submission's behaviour; a broken sandbox is replaced and the submission retried once)."""
-        from .oracle import OracleDisagreement
-        from .report import to_json
-
-        box = self._free.get()
-        try:
-            error = ""
-            for attempt in range(2):
-                t0 = time.perf_counter()
-                try:
-                    report = self.grader.grade_path(path, box)
-                except OracleDisagreement:
-                    raise
-                except Exception as exc:  # noqa: BLE001 - a grader-side failure; replace the sandbox
-                    error = f"{type(exc).__name__}: {exc}"
-                    box = self._replace(box)
-                    continue
-                return verdict_record(report_json=to_json(report), seconds=time.perf_counter() - t0,
-                                      version=self.version, restarts=attempt)
-            return {"status": GRADER_ERROR, "grader_version": self.version, "error": error,
-                    "score": 0.0, "max_score": float(self.spec.max_score), "parts": {},
-                    "diagnoses": [GRADER_ERROR], "seconds": 0.0}
-        finally:
-            self._free.put(box)
-
-    def _replace(self, box):
-        try:
-            box.close()
-        except Exception:  # noqa: BLE001 - it is being thrown away
-            pass
-        fresh = self._make_sandbox()
-        self.sandboxes = [fresh if b is box else b for b in self.sandboxes]
-        return fresh
-
-    def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        for box in self.sandboxes:
-            try:
-                box.close()
-            except Exception:  # noqa: BLE001
-                pass
-
-    def __enter__(self) -> "Pool":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-
-def verdict_record(*, report_json: dict, seconds: float, version: str, restarts: int = 0) -> dict:
-    codes: list[str] = []
-    for p in report_json["parts"]:
-        for c in p.get("diagnoses", []):
-            if c not in codes:
-                codes.append(c)
-    return _finite({
-        "status": DONE, "grader_version": version, "score": report_json["score"],
-        "max_score": report_json["max_score"],
-        "parts": {p["name"]: p["score"] for p in report_json["parts"]},
-        "diagnoses": codes, "seconds": round(seconds, 4), "retries": restarts,
-        "report": report_json,
-    })
-
-
-def _finite(obj):
-    """JSON-safe copy: non-finite floats become None (the log is written with allow_nan=False)."""
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {str(k): _finite(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_finite(v) for v in obj]
-    if hasattr(obj, "item") and not isinstance(obj, (str, bytes)):
-        return _finite(obj.item())
-    return obj
 
 
 # ------------------------------------------------------------------ the run

@@ -1,0 +1,366 @@
+"""A pool of sandboxes sharing one prepared Grader: the engine of ``bpgrade batch``.
+
+Layout (Linux, the default)::
+
+    pool owner (this process: the batch runner, a Dask worker...)
+      ├─ N zygotes, started first (fresh interpreters: no torch, no reference, no hidden case)
+      ├─ one Grader, prepared once: every hidden case and its oracle outputs
+      └─ N grader processes, forked after that (so the oracle work is done once and shared):
+           each owns one sandbox, grades one submission at a time and returns a plain JSON
+           record over its socket
+
+Forked grader processes give each slot its own interpreter, so judging (pure Python) runs on
+all cores instead of queueing on one GIL. Elsewhere (no ``fork``, the spawn fallback, or a pool
+built off the main thread, e.g. inside Dask's executor) the slots are threads of this process.
+A slot whose sandbox fails is given a new one and the submission retried once; a grader
+process that dies costs its current submission (a ``grader_error`` record) and nothing else.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import queue
+import signal
+import socket
+import struct
+import sys
+import threading
+import time
+from pathlib import Path
+
+from . import project
+from .gradebook import DONE
+
+GRADER_ERROR = "grader_error"
+
+
+class PoolError(Exception):
+    """Every grader process of the pool has died."""
+
+
+class Pool:
+    """N sandboxes and one prepared Grader. ``grade(path)`` may be called from many threads;
+    each call borrows a free slot for the whole submission. ``processes``: grade in forked
+    grader processes (default where possible, see the module docstring) or in threads."""
+
+    def __init__(self, assignment: str, *, workers: int | None = None, seed: int | None = None,
+                 base: Path | None = None, limits=None, version: str | None = None,
+                 processes: bool | None = None):
+        from .grade import Grader
+        from .isolation import Limits
+
+        self.assignment, self.seed, self.base = assignment, seed, base
+        self.workers = max(1, workers or os.cpu_count() or 1)
+        self.limits = limits or Limits()
+        # sandboxes first: each starts a fresh zygote interpreter before torch or the reference loads
+        self.sandboxes = start_sandboxes(self.workers, self.limits)
+        t0 = time.perf_counter()
+        self.grader = Grader(assignment, mode="grade", seed=seed, base=base, figures_dir=None).prepare()
+        self.prepare_seconds = time.perf_counter() - t0
+        self.version = version or grader_version(assignment, seed=seed, base=base)
+        self.spec = self.grader.spec
+        if processes is None:
+            processes = can_fork_graders(self.sandboxes)
+        self.processes = processes
+        local = [LocalSlot(self.grader, box, self.limits, self.version) for box in self.sandboxes]
+        self.slots: list = []
+        try:
+            for slot in local:
+                self.slots.append(ForkedSlot(slot, others=self.slots) if processes else slot)
+        except BaseException:
+            self.close()
+            raise
+        self._free: queue.Queue = queue.Queue()
+        for slot in self.slots:
+            self._free.put(slot)
+        self._alive = len(self.slots)
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def grade(self, path: Path) -> dict:
+        """The verdict part of a record for the submission at ``path``. Never raises for a
+        submission's behaviour; raises OracleDisagreement (a grader bug: stop everything)."""
+        slot = self._free.get()
+        if slot is None:  # the wake-up left by the last slot to die
+            self._free.put(None)
+            raise PoolError("every grader process of the pool has died")
+        try:
+            return slot.grade(path)
+        finally:
+            if not slot.dead:
+                self._free.put(slot)
+            else:
+                with self._lock:
+                    self._alive -= 1
+                    if self._alive == 0:
+                        self._free.put(None)
+
+    def close(self) -> None:
+        if getattr(self, "_closed", False):
+            return
+        self._closed = True
+        for slot in getattr(self, "slots", []):
+            slot.close()
+        for box in self.sandboxes:
+            try:
+                box.close()
+            except Exception:  # noqa: BLE001
+                pass
+
+    def __enter__(self) -> "Pool":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def start_sandboxes(n: int, limits) -> list:
+    """N sandboxes, started from the calling thread (their zygotes start in parallel)."""
+    from .run import Sandbox
+
+    boxes = []
+    try:
+        for _ in range(n):
+            boxes.append(Sandbox(limits=limits, wait=False))
+        for box in boxes:
+            box.wait_ready()
+    except BaseException:
+        for box in boxes:
+            box.close()
+        raise
+    return boxes
+
+
+def can_fork_graders(sandboxes) -> bool:
+    """Forked grader processes need ``fork``, zygote sandboxes, and the main thread (the child
+    asks to die with its parent, and Linux ties that to the thread that forked it)."""
+    return (hasattr(os, "fork") and all(box.mode == "fork" for box in sandboxes)
+            and threading.current_thread() is threading.main_thread())
+
+
+# ------------------------------------------------------------------ slots
+
+class LocalSlot:
+    """Grades in the calling process with one sandbox; a sandbox that fails is replaced and
+    the submission retried once."""
+
+    def __init__(self, grader, box, limits, version: str):
+        self.grader, self.box, self.limits, self.version = grader, box, limits, version
+        self.replaced: list = []  #: sandboxes this slot started itself (it closes them)
+        self.dead = False
+
+    def grade(self, path: Path) -> dict:
+        from .oracle import OracleDisagreement
+        from .report import to_json
+
+        error = ""
+        for attempt in range(2):
+            t0 = time.perf_counter()
+            try:
+                report = self.grader.grade_path(path, self.box)
+            except OracleDisagreement:
+                raise
+            except Exception as exc:  # noqa: BLE001 - a grader-side failure; replace the sandbox
+                error = f"{type(exc).__name__}: {exc}"
+                self._replace_box()
+                continue
+            return verdict_record(report_json=to_json(report), seconds=time.perf_counter() - t0,
+                                  version=self.version, restarts=attempt)
+        return grader_error(self.version, self.grader.spec.max_score, error)
+
+    def _replace_box(self) -> None:
+        from .run import Sandbox
+
+        try:
+            self.box.close()
+        except Exception:  # noqa: BLE001 - it is being thrown away
+            pass
+        self.box = Sandbox(limits=self.limits)
+        self.replaced.append(self.box)
+
+    def close(self) -> None:
+        for box in self.replaced:
+            try:
+                box.close()
+            except Exception:  # noqa: BLE001
+                pass
+
+
+class ForkedSlot:
+    """A LocalSlot run in a grader process forked from the pool owner. Requests and records
+    travel as length-prefixed JSON over a socketpair (both sides are trusted; no pickle
+    anyway)."""
+
+    def __init__(self, local: LocalSlot, *, others: list["ForkedSlot"]):
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        pid = os.fork()
+        if pid == 0:  # the grader process
+            code = 0
+            try:
+                ours.close()
+                _forked_grader(local, theirs, others)
+            except BaseException:  # noqa: BLE001 - never return into the parent's code
+                code = 70
+            finally:
+                os._exit(code)
+        theirs.close()
+        self.pid, self.sock, self.local, self.dead = pid, ours, local, False
+
+    def grade(self, path: Path) -> dict:
+        from .oracle import OracleDisagreement
+
+        try:
+            _send(self.sock, {"path": str(path)})
+            reply = _recv(self.sock)
+        except (OSError, EOFError, ValueError) as exc:
+            self.dead = True
+            status = self._wait()
+            return grader_error(self.local.version, self.local.grader.spec.max_score,
+                                f"the grader process died ({status or exc})")
+        if "fatal" in reply:
+            raise OracleDisagreement(reply["fatal"])
+        return reply["record"]
+
+    def close(self) -> None:
+        try:
+            self.sock.close()  # EOF: the grader process closes its own sandboxes and exits
+        except OSError:
+            pass
+        self._wait(timeout=30)
+
+    def _wait(self, timeout: float = 5.0) -> str:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                pid, status = os.waitpid(self.pid, os.WNOHANG)
+            except ChildProcessError:
+                return ""
+            if pid:
+                from .run import describe_exit
+
+                return describe_exit(os.waitstatus_to_exitcode(status)).replace("worker", "grader process")
+            if time.monotonic() > deadline:
+                os.kill(self.pid, signal.SIGKILL)
+                deadline = math.inf
+            time.sleep(0.01)
+
+
+def _forked_grader(local: LocalSlot, sock: socket.socket, others: list[ForkedSlot]) -> None:
+    from . import isolation
+    from .oracle import OracleDisagreement
+
+    if sys.platform.startswith("linux"):
+        isolation._libc().prctl(isolation.PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the pool owner's to handle
+    for other in others:  # their sockets and sandboxes are not ours
+        other.sock.close()
+        other.local.box.forget()
+    _single_threaded_torch()
+    try:
+        while True:
+            try:
+                request = _recv(sock)
+            except (EOFError, OSError):
+                return
+            try:
+                _send(sock, {"record": local.grade(Path(request["path"]))})
+            except OracleDisagreement as exc:
+                _send(sock, {"fatal": str(exc)})
+    finally:
+        local.close()
+
+
+def _single_threaded_torch() -> None:
+    """The oracles' torch may have started its thread pool in the parent; a forked child has
+    none of those threads, so it must not enter a parallel region: one thread, run inline."""
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_num_threads(1)
+
+
+_LEN = struct.Struct("<Q")
+
+
+def _send(sock: socket.socket, obj: dict) -> None:
+    data = json.dumps(obj, allow_nan=False).encode()
+    sock.sendall(_LEN.pack(len(data)) + data)
+
+
+def _recv(sock: socket.socket) -> dict:
+    (size,) = _LEN.unpack(_read_exact(sock, _LEN.size))
+    return json.loads(_read_exact(sock, size))
+
+
+def _read_exact(sock: socket.socket, n: int) -> bytes:
+    buf = bytearray()
+    while len(buf) < n:
+        chunk = sock.recv(min(n - len(buf), 1 << 20))
+        if not chunk:
+            raise EOFError("the peer closed the socket")
+        buf += chunk
+    return bytes(buf)
+
+
+# ------------------------------------------------------------------ records
+
+def verdict_record(*, report_json: dict, seconds: float, version: str, restarts: int = 0) -> dict:
+    codes: list[str] = []
+    for p in report_json["parts"]:
+        for c in p.get("diagnoses", []):
+            if c not in codes:
+                codes.append(c)
+    return _finite({
+        "status": DONE, "grader_version": version, "score": report_json["score"],
+        "max_score": report_json["max_score"],
+        "parts": {p["name"]: p["score"] for p in report_json["parts"]},
+        "diagnoses": codes, "seconds": round(seconds, 4), "retries": restarts,
+        "report": report_json,
+    })
+
+
+def grader_error(version: str, max_score: float, error: str) -> dict:
+    return {"status": GRADER_ERROR, "grader_version": version, "error": error,
+            "score": 0.0, "max_score": float(max_score), "parts": {},
+            "diagnoses": [GRADER_ERROR], "seconds": 0.0}
+
+
+def _finite(obj):
+    """JSON-safe copy: non-finite floats become None (the log is written with allow_nan=False)."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {str(k): _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    if hasattr(obj, "item") and not isinstance(obj, (str, bytes)):
+        return _finite(obj.item())
+    return obj
+
+
+# ------------------------------------------------------------------ grader version
+
+#: engine modules whose content is part of the grader version (a change regrades everything)
+_ENGINE_FILES = ("cases.py", "compare.py", "diagnose.py", "grade.py", "isolation.py", "load.py", "oracle.py",
+                 "report.py", "run.py", "score.py", "spec.py", "transport.py", "worker.py", "zygote.py")
+
+
+def grader_version(assignment: str, *, seed: int | None = None, base: Path | None = None) -> str:
+    """``<package version>+<fingerprint>``. The fingerprint hashes the engine, the assignment,
+    its oracle and hidden reference, and the seeds together, so changing any of them regrades;
+    the seed itself is never written anywhere (recovering it needs the hidden reference)."""
+    import hashlib
+
+    from . import __version__
+
+    spec = project.load_assignment(assignment, base)
+    h = hashlib.sha256(b"bpgrade-batch-v1\0")
+    engine = Path(__file__).resolve().parent
+    for name in _ENGINE_FILES:
+        path = engine / name
+        h.update(name.encode() + b"\0" + (path.read_bytes() if path.is_file() else b"") + b"\0")
+    for path in sorted(spec.folder.glob("*.py")) + [project.solution_path(assignment, base)]:
+        h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    seeds = (project.hidden_seed(assignment, base),) + (() if seed is None else (int(seed),))
+    h.update(repr(seeds).encode())
+    return f"{__version__}+{h.hexdigest()[:16]}"
