@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Any, Iterator
 
 import numpy as np
@@ -27,14 +28,14 @@ class Case:
     dims: dict[str, int] | None = None
     probe: str | None = None
 
-    @property
+    @cached_property  # ids key every cache and report line: build the string once
     def id(self) -> str:
         if self.probe is not None:
             return f"{self.part}[probe={self.probe}]"
         sizes = ",".join(f"{k}={v}" for k, v in self.dims.items())
         return f"{self.part}[{sizes},case={self.index}]"
 
-    @property
+    @cached_property
     def shape_text(self) -> str:
         if self.probe is not None:
             return f"probe {self.probe}"

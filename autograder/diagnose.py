@@ -9,12 +9,14 @@ answer on the same inputs, and a match names the code.
 """
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
 
-from .compare import within
+from .compare import all_finite, max_abs, within
 from .spec import Tol
 
 DETECT_TOL = Tol(rtol=1e-6)  #: a looser match for "is this the known wrong answer?"
@@ -107,10 +109,10 @@ def hint(code: str) -> str:
 
 
 def _fit_factor(got: np.ndarray, expected: np.ndarray) -> float | None:
-    denom = float(np.sum(expected * expected))
+    denom = float((expected * expected).sum())
     if denom == 0.0 or got.shape != expected.shape:
         return None
-    return float(np.sum(got * expected)) / denom
+    return float((got * expected).sum()) / denom
 
 
 def detect_values(got: np.ndarray, expected: np.ndarray, *, batch: int | None,
@@ -120,7 +122,7 @@ def detect_values(got: np.ndarray, expected: np.ndarray, *, batch: int | None,
     ``sizes`` are the case's dimensions: for a single number, only factors a mistake explains
     (2, 4, a dimension, or their inverses) are named, since any number is a multiple of another.
     """
-    if not (np.all(np.isfinite(got)) and np.all(np.isfinite(expected))):
+    if not (all_finite(got) and all_finite(expected)):
         return None
     if got.ndim == 2 and got.shape == expected.shape[::-1] and within(got.T, expected, DETECT_TOL):
         return "transposed", {}
@@ -131,7 +133,7 @@ def detect_values(got: np.ndarray, expected: np.ndarray, *, batch: int | None,
         if within(got.sum(axis=0), expected, DETECT_TOL) or within(got.mean(axis=0), expected, DETECT_TOL) \
                 or within(got.sum(axis=0) / batch, expected, DETECT_TOL):
             return "bias_not_reduced", {}
-    if got.shape != expected.shape or float(np.max(np.abs(expected), initial=0.0)) < 1e-300:
+    if got.shape != expected.shape or max_abs(expected) < 1e-300:
         return None
     if within(-got, expected, DETECT_TOL):
         return "sign_flipped", {}
@@ -163,18 +165,48 @@ def detect_variants(got: dict[str, np.ndarray], name: str,
     if mine is None:
         return None
     for code, model in variants.items():
-        try:
-            wrong = model(inputs, expected)
-        except Exception:  # a variant that does not apply to this case
-            continue
+        wrong = _wrong_answer(model, inputs, expected)  # None when the model does not apply
         for option in (wrong if isinstance(wrong, (list, tuple)) else [wrong]):
             candidate = option.get(name) if isinstance(option, dict) else None
             if candidate is None:
                 continue
             candidate = np.asarray(candidate, dtype=np.float64)
-            if candidate.shape != mine.shape or not np.all(np.isfinite(candidate)):
+            if candidate.shape != mine.shape or not all_finite(candidate):
                 continue
             differs = candidate.shape != expected[name].shape or not within(candidate, expected[name], DETECT_TOL)
             if differs and within(mine, candidate, DETECT_TOL):
                 return code
     return None
+
+
+#: Wrong answers already computed, by (model, inputs, expected) object identity; each entry
+#: holds those objects, so their ids cannot be reused while it is here. Least recently used
+#: entries go first (shrinking makes new cases that are rarely asked about again).
+_WRONG_ANSWERS: OrderedDict[tuple[int, int, int], tuple] = OrderedDict()
+_WRONG_ANSWERS_KEPT = 4096
+_wrong_answers_lock = threading.Lock()
+
+
+def _wrong_answer(model: Callable[[dict, dict], object], inputs: dict, expected: dict) -> object:
+    """``model(inputs, expected)``, or None if it raises (it does not apply to this case).
+
+    Remembered: every part grading an output of one call asks for the same wrong answers on
+    the same case, and so does every failing submission of a batch (cases and expected outputs
+    are prepared once and shared). Models are pure functions of the case, and nothing here
+    modifies what they return. A descent model runs a whole optimisation: uncached, that was
+    most of the judging time of a wrong gradient_descent submission."""
+    key = (id(model), id(inputs), id(expected))
+    with _wrong_answers_lock:
+        entry = _WRONG_ANSWERS.get(key)
+        if entry is not None:
+            _WRONG_ANSWERS.move_to_end(key)
+            return entry[3]
+    try:
+        wrong = model(inputs, expected)
+    except Exception:  # noqa: BLE001 - the model's assumptions do not hold for this case
+        wrong = None
+    with _wrong_answers_lock:
+        _WRONG_ANSWERS[key] = (model, inputs, expected, wrong)
+        while len(_WRONG_ANSWERS) > _WRONG_ANSWERS_KEPT:
+            _WRONG_ANSWERS.popitem(last=False)
+    return wrong

@@ -50,6 +50,8 @@ class Judged:
 def forbidden_imports(source: str) -> list[str]:
     """Autograd libraries the source imports (statically: import statements and
     ``__import__``/``import_module`` calls with a literal name)."""
+    if not _may_name_forbidden(source):
+        return []
     try:
         tree = ast.parse(source)
     except SyntaxError:
@@ -72,6 +74,16 @@ def forbidden_imports(source: str) -> list[str]:
             if top in FORBIDDEN_MODULES and top not in found:
                 found.append(top)
     return found
+
+
+def _may_name_forbidden(source: str) -> bool:
+    """False when no import in ``source`` can name a forbidden module, decided without parsing
+    it (ast.parse costs about 0.5 ms a submission). In ASCII source every identifier reads as
+    written, so importing torch means "torch" occurs in the text; only the string argument of
+    ``__import__``/``import_module`` can be assembled ("to" "rch", "\\x74orch"), so a source
+    calling either is parsed. Non-ASCII source is parsed too: identifiers are NFKC-normalised."""
+    return (not source.isascii() or "__import__" in source or "import_module" in source
+            or any(name in source for name in FORBIDDEN_MODULES))
 
 
 # ------------------------------------------------------------------ judging one case
@@ -218,6 +230,7 @@ class Grader:
         self.figures_dir = figures_dir
         self.assignment_file = str(self.spec.folder / "assignment.py")
         self._cases: dict[str, list[Case]] = {}
+        self._shrunk: dict[str, list[Case]] = {}
         self._tols = {key: {out: p.tol_for(out) for p in parts for out in self.spec.graded_outputs(p)}
                       for key, parts in _groups(self.spec).items()}
         self._lock = threading.Lock()
@@ -236,6 +249,14 @@ class Grader:
     def expected(self, part: Part, case: Case) -> dict[str, np.ndarray]:
         with self._lock:
             return self.oracles.expected(part, case, self._tols[part.cases_key])
+
+    def shrink_candidates(self, group_part: Part, case: Case) -> list[Case]:
+        """The smaller versions of ``case`` (see :func:`cases.shrink_candidates`), built once per
+        case and shared by every submission that shrinks it."""
+        with self._lock:
+            if case.id not in self._shrunk:
+                self._shrunk[case.id] = list(casegen.shrink_candidates(group_part, case))
+            return self._shrunk[case.id]
 
     def prepare(self) -> "Grader":
         """Generate every case and compute its expected outputs now (oracles run once)."""
@@ -393,7 +414,7 @@ def _smallest_failing(grader: Grader, part: Part, group_part: Part, sub: Submiss
     fn = spec.function(part.function)
     best = first
     while True:
-        candidates = list(casegen.shrink_candidates(group_part, best[0]))
+        candidates = grader.shrink_candidates(group_part, best[0])
         todo = [c for c in candidates if c.id not in cache]
         room = SHRINK_CALLS - sum(1 for v in cache.values() if v is not None)
         todo = todo[:max(0, room)]

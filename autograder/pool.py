@@ -326,16 +326,11 @@ def grader_error(version: str, max_score: float, error: str) -> dict:
 
 
 def _finite(obj):
-    """JSON-safe copy: non-finite floats become None (the log is written with allow_nan=False)."""
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {str(k): _finite(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_finite(v) for v in obj]
-    if hasattr(obj, "item") and not isinstance(obj, (str, bytes)):
-        return _finite(obj.item())
-    return obj
+    """JSON-safe copy: non-finite floats become None (the log is written with allow_nan=False).
+    A round trip through the C encoder/decoder: NaN and Infinity come back through
+    ``parse_constant``, numpy scalars through ``default``."""
+    text = json.dumps(obj, default=lambda o: o.item() if hasattr(o, "item") else str(o))
+    return json.loads(text, parse_constant=lambda _name: None)
 
 
 # ------------------------------------------------------------------ grader version
