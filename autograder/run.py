@@ -36,7 +36,7 @@ import numpy as np
 
 from . import isolation
 from .isolation import Confinement, Limits
-from .transport import REPLY_DTYPES, Channel, Closed, Timeout, TransportError
+from .transport import REPLY_DTYPES, Channel, Closed, ThreadedChannel, Timeout, TransportError
 
 #: Captured output and error text kept per call / load (the worker caps it too; we re-cap).
 TEXT_CAP = 16384
@@ -208,48 +208,59 @@ class Sandbox:
             raise RuntimeError("this sandbox already runs a worker (its reap kills every process of its uid); "
                                "use one Sandbox per thread")
         workdir = self._new_workdir()
+        try:
+            wp = self._fork_worker(workdir, assignment_file) if self.mode == "fork" else \
+                self._spawn_worker(workdir, assignment_file)
+        except BaseException:
+            shutil.rmtree(workdir, ignore_errors=True)
+            raise
+        self._live.add(wp.pid)
+        return wp
+
+    def _fork_worker(self, workdir: Path, assignment_file: str) -> "WorkerProcess":
+        """A worker forked by the zygote, talking over a socketpair (its end passed over --ctrl)."""
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         ours.set_inheritable(False)
         try:
-            if self.mode == "fork":
-                reply = self._request(
-                    {"op": "fork", "workdir": str(workdir), "assignment_file": assignment_file},
-                    [theirs.fileno()],
-                )
-                if "pid" not in reply:
-                    raise RuntimeError(reply.get("error", "the zygote did not start a worker"))
-                pid = reply["pid"]
-                proc = None
-            else:
-                proc = subprocess.Popen(
-                    [sys.executable, "-s", "-m", "autograder.worker", "--fd", str(theirs.fileno()),
-                     "--workdir", str(workdir), "--assignment-file", assignment_file,
-                     "--limits", json.dumps(self.limits.to_plain()),
-                     "--confinement", json.dumps(self.confinement.to_plain())],
-                    pass_fds=[theirs.fileno()], start_new_session=True,
-                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                    env=_clean_env(),
-                )
-                pid = proc.pid
+            reply = self._request({"op": "fork", "workdir": str(workdir), "assignment_file": assignment_file},
+                                  [theirs.fileno()])
+            if "pid" not in reply:
+                raise RuntimeError(reply.get("error", "the zygote did not start a worker"))
         except BaseException:
             ours.close()
-            shutil.rmtree(workdir, ignore_errors=True)
             raise
         finally:
             theirs.close()
-        self._live.add(pid)
-        return WorkerProcess(self, pid, proc, ours, workdir)
+        channel = Channel(ours.detach(), REPLY_DTYPES, nonblocking=True)
+        return WorkerProcess(self, reply["pid"], None, channel, workdir)
+
+    def _spawn_worker(self, workdir: Path, assignment_file: str) -> "WorkerProcess":
+        """A fresh ``python -m autograder.worker --stdio`` talking over its stdin/stdout pipes:
+        the portable path (no fd passing, no poll on pipes: Windows has neither). Its own
+        process group (session on POSIX), so a kill takes its children too."""
+        group = ({"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP} if os.name == "nt"
+                 else {"start_new_session": True})
+        proc = subprocess.Popen(
+            [sys.executable, "-s", "-m", "autograder.worker", "--stdio",
+             "--workdir", str(workdir), "--assignment-file", assignment_file,
+             "--limits", json.dumps(self.limits.to_plain()),
+             "--confinement", json.dumps(self.confinement.to_plain())],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=_clean_env(), **group,
+        )
+        channel = ThreadedChannel(proc.stdout, proc.stdin, REPLY_DTYPES)
+        return WorkerProcess(self, proc.pid, proc, channel, workdir)
 
     def reap(self, wp: "WorkerProcess") -> str:
         """Kill a worker's process group, sweep its uid, collect its exit status."""
-        try:
-            os.killpg(wp.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
+        if hasattr(os, "killpg"):
+            try:
+                os.killpg(wp.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
         try:
             if wp.proc is not None:
-                code = wp.proc.wait()
-                status = describe_exit(code)
+                wp.proc.kill()  # Windows: TerminateProcess (no process groups to kill there)
+                status = describe_exit(wp.proc.wait())
             else:
                 status = str(self._request({"op": "reap", "pid": wp.pid})["status"])
         finally:
@@ -289,9 +300,8 @@ class Sandbox:
 
 
 class WorkerProcess:
-    def __init__(self, sandbox: Sandbox, pid: int, proc, sock: socket.socket, workdir: Path):
-        self.sandbox, self.pid, self.proc, self.sock, self.workdir = sandbox, pid, proc, sock, workdir
-        self.channel = Channel(sock.fileno(), REPLY_DTYPES, nonblocking=True)
+    def __init__(self, sandbox: Sandbox, pid: int, proc, channel: Channel, workdir: Path):
+        self.sandbox, self.pid, self.proc, self.channel, self.workdir = sandbox, pid, proc, channel, workdir
         self.exit_status = ""
         self.alone = False  #: under seccomp_no_processes: no children whose CPU time to add
         self.seq = 0
@@ -302,7 +312,7 @@ class WorkerProcess:
             try:
                 self.exit_status = self.sandbox.reap(self) or "worker gone"
             finally:
-                self.sock.close()
+                self.channel.close()
         return self.exit_status
 
     def cpu(self) -> float | None:
@@ -455,6 +465,8 @@ def _text(value, cap: int = TEXT_CAP) -> str:
     or control characters (newlines and tabs kept)."""
     if not isinstance(value, str):
         return ""
+    if value.isascii() and value.isprintable():  # the common case: nothing to strip (fast)
+        return value if len(value) <= cap else value[:cap] + f"\n... [{len(value) - cap} more characters not shown]"
     if len(value) > cap:
         value = value[:cap] + f"\n... [{len(value) - cap} more characters not shown]"
     value = value.encode("utf-8", "replace").decode("utf-8")

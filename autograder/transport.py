@@ -16,8 +16,10 @@ import functools
 import json
 import math
 import os
+import queue
 import select
 import struct
+import threading
 import time
 
 import numpy as np
@@ -47,53 +49,52 @@ class Closed(TransportError):
 
 # ---------------------------------------------------------------- encoding
 
+_U16, _U32, _U64 = struct.Struct("<H"), struct.Struct("<I"), struct.Struct("<Q")
+
+
 def encode(header: dict, arrays: dict[str, np.ndarray] | None = None) -> bytes:
     arrays = arrays or {}
     header = dict(header, arrays=list(arrays))
     head = json.dumps(header, allow_nan=True).encode()
-    parts = [struct.pack("<I", len(head)), head]
+    parts = [_U32.pack(len(head)), head]
     for name in arrays:
-        blob = npy_bytes(arrays[name])
-        parts += [struct.pack("<Q", len(blob)), blob]
-    return b"".join(parts)
+        npy_head, data = _npy_parts(arrays[name])
+        parts += [_U64.pack(len(npy_head) + data.nbytes), npy_head, data]
+    return b"".join(parts)  # the arrays' buffers are copied once, here
 
 
 def npy_bytes(value) -> bytes:
     """A ``.npy`` (format 1.0) file of a plain array: what ``np.save(allow_pickle=False)`` writes
     for C-ordered numeric data, built directly (no pickle can appear: no object dtypes here)."""
+    npy_head, data = _npy_parts(value)
+    return npy_head + data.tobytes()
+
+
+def _npy_parts(value) -> tuple[bytes, np.ndarray]:
+    """The ``.npy`` header and the C-ordered array whose buffer follows it."""
     arr = np.asarray(value, order="C")
     if arr.dtype.hasobject or arr.dtype.fields is not None:
         raise TypeError(f"refusing to send dtype {arr.dtype}")
-    header = "{'descr': %r, 'fortran_order': False, 'shape': %r, }" % (arr.dtype.str, tuple(arr.shape))
+    return _npy_header(arr.dtype.str, arr.shape), arr
+
+
+@functools.lru_cache(maxsize=1024)
+def _npy_header(descr: str, shape: tuple[int, ...]) -> bytes:
+    """Magic, version, length and padded header dict; messages repeat a few (dtype, shape) pairs."""
+    header = "{'descr': %r, 'fortran_order': False, 'shape': %r, }" % (descr, tuple(shape))
     header += " " * (63 - (10 + len(header)) % 64) + "\n"  # pad so data starts 64-byte aligned
-    return NPY_MAGIC + b"\x01\x00" + struct.pack("<H", len(header)) + header.encode("latin1") + arr.tobytes()
+    return NPY_MAGIC + b"\x01\x00" + _U16.pack(len(header)) + header.encode("latin1")
 
 
 @functools.lru_cache(maxsize=4096)
-def _header_fields(text: str):
-    """Parse a .npy header dict once per distinct header text (replies repeat a few shapes)."""
-    return ast.literal_eval(text)
+def _checked_header(text: bytes, allowed: frozenset[str]) -> tuple[np.dtype, tuple[int, ...], bool, int]:
+    """(dtype, shape, fortran order, item count) of a .npy header dict, or TransportError.
 
-
-def parse_npy(blob: bytes, allowed: frozenset[str]) -> np.ndarray:
-    """Decode one ``.npy`` blob after validating its header against its real length."""
-    if len(blob) < 10 or not blob.startswith(NPY_MAGIC):
-        raise TransportError("array blob does not start with the .npy magic")
-    major = blob[6]
-    if major == 1:
-        (hlen,) = struct.unpack("<H", blob[8:10])
-        start = 10
-    elif major in (2, 3):
-        if len(blob) < 12:
-            raise TransportError("truncated .npy header")
-        (hlen,) = struct.unpack("<I", blob[8:12])
-        start = 12
-    else:
-        raise TransportError(f"unsupported .npy version {major}")
-    if hlen > 4096 or start + hlen > len(blob):
-        raise TransportError("oversized or truncated .npy header")
+    A pure function of the header text and the allow-list, so a valid header is parsed and
+    checked once per distinct text (replies repeat a few shapes); the byte count against the
+    blob's real length is checked by the caller on every blob."""
     try:
-        meta = _header_fields(blob[start:start + hlen].decode("latin1"))
+        meta = ast.literal_eval(text.decode("latin1"))
     except Exception as exc:  # noqa: BLE001 - ValueError, SyntaxError, RecursionError, MemoryError ...
         raise TransportError(f"unreadable .npy header: {exc}") from None
     if not isinstance(meta, dict) or set(meta) != {"descr", "fortran_order", "shape"}:
@@ -107,8 +108,27 @@ def parse_npy(blob: bytes, allowed: frozenset[str]) -> np.ndarray:
         type(s) is int and 0 <= s < 2**40 for s in shape
     ):
         raise TransportError(f"bad shape {str(shape)[:80]} in .npy header")
-    dtype = np.dtype(descr)
-    count = math.prod(shape)  # Python ints: no int64 wrap-around that could fake a small size
+    return np.dtype(descr), shape, fortran, math.prod(shape)  # Python ints: no int64 wrap-around
+
+
+def parse_npy(blob: bytes | memoryview, allowed: frozenset[str]) -> np.ndarray:
+    """Decode one ``.npy`` blob after validating its header against its real length."""
+    if len(blob) < 10 or blob[:6] != NPY_MAGIC:
+        raise TransportError("array blob does not start with the .npy magic")
+    major = blob[6]
+    if major == 1:
+        (hlen,) = _U16.unpack(blob[8:10])
+        start = 10
+    elif major in (2, 3):
+        if len(blob) < 12:
+            raise TransportError("truncated .npy header")
+        (hlen,) = _U32.unpack(blob[8:12])
+        start = 12
+    else:
+        raise TransportError(f"unsupported .npy version {major}")
+    if hlen > 4096 or start + hlen > len(blob):
+        raise TransportError("oversized or truncated .npy header")
+    dtype, shape, fortran, count = _checked_header(bytes(blob[start:start + hlen]), allowed)
     payload = len(blob) - start - hlen
     if count * dtype.itemsize != payload:
         raise TransportError(
@@ -123,11 +143,11 @@ def decode(frame: bytes, allowed: frozenset[str]) -> tuple[dict, dict[str, np.nd
     view = memoryview(frame)
     if len(view) < 4:
         raise TransportError("truncated frame")
-    (hlen,) = struct.unpack("<I", view[:4])
+    (hlen,) = _U32.unpack(view[:4])
     if hlen > MAX_HEADER_BYTES or 4 + hlen > len(view):
         raise TransportError("oversized or truncated message header")
     try:
-        header = json.loads(bytes(view[4:4 + hlen]).decode("utf-8"))
+        header = json.loads(str(view[4:4 + hlen], "utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise TransportError(f"message header is not JSON: {exc}") from None
     if not isinstance(header, dict):
@@ -142,11 +162,11 @@ def decode(frame: bytes, allowed: frozenset[str]) -> tuple[dict, dict[str, np.nd
     for name in names:
         if pos + 8 > len(view):
             raise TransportError(f"missing array {name!r}")
-        (blen,) = struct.unpack("<Q", view[pos:pos + 8])
+        (blen,) = _U64.unpack(view[pos:pos + 8])
         pos += 8
         if blen > MAX_ARRAY_BYTES or pos + blen > len(view):
             raise TransportError(f"array {name!r} is oversized or truncated")
-        arrays[name] = parse_npy(bytes(view[pos:pos + blen]), allowed)
+        arrays[name] = parse_npy(view[pos:pos + blen], allowed)  # a view: parse_npy copies the data once
         pos += blen
     if pos != len(view):
         raise TransportError("trailing bytes after the last array")
@@ -161,8 +181,10 @@ class Channel:
     The grader's side is ``nonblocking``: a peer that stops reading cannot stall a send past
     its deadline, and a peer that sends slowly cannot stall a receive past it."""
 
-    def __init__(self, fd: int, allowed: frozenset[str], *, nonblocking: bool = False):
+    def __init__(self, fd: int, allowed: frozenset[str], *, nonblocking: bool = False,
+                 write_fd: int | None = None):
         self.fd = fd
+        self.write_fd = fd if write_fd is None else write_fd  # a pipe pair has two ends
         self.allowed = allowed
         if nonblocking:
             os.set_blocking(fd, False)
@@ -171,22 +193,22 @@ class Channel:
              timeout: float | None = None) -> None:
         deadline = None if timeout is None else time.monotonic() + timeout
         data = encode(header, arrays)
-        frame = struct.pack("<Q", len(data)) + data
+        frame = _U64.pack(len(data)) + data
         view = memoryview(frame)
         while view:
             if deadline is not None:
                 left = deadline - time.monotonic()
-                if left <= 0 or not _ready(self.fd, left, write=True):
+                if left <= 0 or not _ready(self.write_fd, left, write=True):
                     raise Timeout()
             try:
-                n = os.write(self.fd, view)
+                n = os.write(self.write_fd, view)
             except BlockingIOError:
                 continue
             view = view[n:]
 
     def recv(self, timeout: float | None = None, max_bytes: int = MAX_FRAME_BYTES) -> tuple[dict, dict[str, np.ndarray]]:
         deadline = None if timeout is None else time.monotonic() + timeout
-        (size,) = struct.unpack("<Q", self._read_exact(8, deadline))
+        (size,) = _U64.unpack(self._read_exact(8, deadline))
         cap = min(max_bytes, MAX_FRAME_BYTES)
         if size > cap:
             raise TransportError(f"frame of {size} bytes exceeds the {cap}-byte cap")
@@ -212,10 +234,93 @@ class Channel:
         return b"".join(chunks)
 
     def close(self) -> None:
-        try:
-            os.close(self.fd)
-        except OSError:
-            pass
+        for fd in {self.fd, self.write_fd}:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
+class ThreadedChannel(Channel):
+    """The same frames over a pair of pipes (a spawned worker's stdout and stdin) where
+    ``poll``/``select`` do not work on pipes (Windows). Blocking reads and writes happen on
+    two daemon threads; deadlines are waits on them. The reader holds at most
+    ``READ_AHEAD_CHUNKS`` chunks ahead, so a worker flooding its stdout fills a pipe, not our
+    memory; the writer lets a send give up at its deadline when the worker stops reading."""
+
+    CHUNK = 1 << 16
+    READ_AHEAD_CHUNKS = 64
+
+    def __init__(self, read_file, write_file, allowed: frozenset[str]):
+        self.files = (read_file, write_file)
+        self.fd, self.write_fd, self.allowed = read_file.fileno(), write_file.fileno(), allowed
+        self._chunks: queue.Queue = queue.Queue(self.READ_AHEAD_CHUNKS)
+        self._pending = b""
+        self._outbox: queue.Queue = queue.Queue()
+        threading.Thread(target=self._read_loop, name="bpgrade-pipe-reader", daemon=True).start()
+        threading.Thread(target=self._write_loop, name="bpgrade-pipe-writer", daemon=True).start()
+
+    def _read_loop(self) -> None:
+        while True:
+            try:
+                chunk = os.read(self.fd, self.CHUNK)
+            except OSError:
+                chunk = b""
+            self._chunks.put(chunk)
+            if not chunk:
+                return
+
+    def _write_loop(self) -> None:
+        while True:
+            item = self._outbox.get()
+            if item is None:
+                return
+            data, outcome, finished = item
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(self.write_fd, view):]
+            except OSError as exc:
+                outcome.append(exc)
+            finished.set()
+
+    def send(self, header: dict, arrays: dict[str, np.ndarray] | None = None,
+             timeout: float | None = None) -> None:
+        data = encode(header, arrays)
+        outcome: list[OSError] = []
+        finished = threading.Event()
+        self._outbox.put((_U64.pack(len(data)) + data, outcome, finished))
+        if not finished.wait(timeout):
+            raise Timeout()
+        if outcome:
+            raise Closed(f"the worker's stdin is closed ({outcome[0]})")
+
+    def _read_exact(self, n: int, deadline: float | None) -> bytes:
+        buf = bytearray(self._pending)
+        while len(buf) < n:
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                self._pending = bytes(buf)
+                raise Timeout()
+            try:
+                chunk = self._chunks.get(timeout=left)
+            except queue.Empty:
+                self._pending = bytes(buf)
+                raise Timeout() from None
+            if not chunk:
+                self._chunks.put(b"")  # stays closed for the next reader
+                raise Closed("peer closed the channel")
+            buf += chunk
+        self._pending = bytes(buf[n:])
+        return bytes(buf[:n])
+
+    def close(self) -> None:
+        self._outbox.put(None)
+        for f in self.files:
+            try:
+                f.close()
+            except OSError:
+                pass
 
 
 def _ready(fd: int, timeout: float, write: bool = False) -> bool:

@@ -5,8 +5,8 @@ arguments from plain arrays, call the student's function, and send back plain fl
 plus facts (types, warnings, captured output, error text). It never sees an expected value,
 and nothing it says is a verdict: the grader validates and judges every reply itself.
 
-Also runnable as ``python -m autograder.worker --fd N`` (the spawn fallback for platforms
-without a safe ``fork``).
+Also runnable as ``python -m autograder.worker --stdio`` (the spawn fallback for platforms
+without a zygote: requests on stdin, replies on stdout).
 """
 from __future__ import annotations
 
@@ -266,35 +266,51 @@ def load_assignment(path: str):
 
 def run(fd: int, *, assignment_file: str, workdir: str, uid: int | None, limits: isolation.Limits,
         confinement: isolation.Confinement = isolation.Confinement(), assignment=None,
-        secrets: list[str] | None = None, namespaces: tuple[list[str], str] | None = None) -> None:
-    """Confine this process, then serve requests on ``fd`` until the grader closes it.
+        secrets: list[str] | None = None, namespaces: tuple[list[str], str] | None = None,
+        write_fd: int | None = None) -> None:
+    """Confine this process, then serve requests on ``fd`` (replies on ``write_fd`` if given,
+    else on ``fd`` too) until the grader closes it.
     The zygote passes what it prepared once for all its workers: the ``assignment`` already
     loaded, the ``secrets`` list and the ``namespaces`` it entered (see :func:`isolation.confine`)."""
     isolation.block_imports()
     if assignment is None:
         assignment = load_assignment(assignment_file)  # before file access is dropped
-    active = isolation.confine(workdir=workdir, uid=uid, limits=limits, keep_fds=(fd,), confinement=confinement,
+    keep = (fd,) if write_fd is None else (fd, write_fd)
+    active = isolation.confine(workdir=workdir, uid=uid, limits=limits, keep_fds=keep, confinement=confinement,
                                secrets=secrets, namespaces=namespaces)
     active.append("import_blocker")
-    channel = Channel(fd, INPUT_DTYPES)
+    channel = Channel(fd, INPUT_DTYPES, write_fd=write_fd)
     channel.send({"status": "ready", "protections": active})
     Session(channel, limits, assignment).serve()
 
 
-def main(argv: list[str] | None = None) -> None:  # spawn fallback
+def main(argv: list[str] | None = None) -> None:
+    """The spawn fallback (``Sandbox(isolation_mode="spawn")``, the default where there is no
+    zygote, e.g. Windows and macOS): requests on stdin, replies on stdout."""
     import argparse
     import json
+    import os
 
     parser = argparse.ArgumentParser(prog="python -m autograder.worker")
-    parser.add_argument("--fd", type=int, required=True)
+    parser.add_argument("--stdio", action="store_true", required=True)
     parser.add_argument("--workdir", required=True)
     parser.add_argument("--assignment-file", required=True)
     parser.add_argument("--limits", default="{}")
     parser.add_argument("--confinement", default="{}")
     opts = parser.parse_args(argv)
     for name in isolation.PREIMPORT:
-        importlib.import_module(name)
-    run(opts.fd, assignment_file=opts.assignment_file, workdir=opts.workdir, uid=None,
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            pass
+    # confine() points fds 0-2 at the null device: keep the pipes on fds of their own
+    read_fd, write_fd = os.dup(0), os.dup(1)
+    if os.name == "nt":
+        import msvcrt
+
+        for fd in (read_fd, write_fd):
+            msvcrt.setmode(fd, os.O_BINARY)
+    run(read_fd, write_fd=write_fd, assignment_file=opts.assignment_file, workdir=opts.workdir, uid=None,
         limits=isolation.Limits(**json.loads(opts.limits)),
         confinement=isolation.Confinement.from_plain(json.loads(opts.confinement)))
 

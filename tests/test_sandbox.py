@@ -452,6 +452,41 @@ def test_spawn_fallback_grades_like_the_zygote():
         assert pid is None or not _alive(pid)
 
 
+SIGMOID = {"kind": "single", "outs": [["s", False]]}
+SPAWN_HOSTILE = {
+    # the pipes are the only way out: fake frames on every fd the worker might guess
+    "forged_frames": "import os\ndef sigmoid(z):\n    for fd in range(3, 12):\n        try:\n"
+                     "            os.write(fd, b'\\xff' * 64)\n        except OSError:\n            pass\n"
+                     "    return z\n",
+    # a frame header announcing a terabyte: refused before anything is allocated
+    "huge_frame": "import os, struct\ndef sigmoid(z):\n    for fd in range(3, 12):\n        try:\n"
+                  "            os.write(fd, struct.pack('<Q', 2**40))\n        except OSError:\n            pass\n"
+                  "    return z\n",
+    # stops reading its requests and never answers: the next send/recv gives up at its deadline
+    "stops_reading": "import os, time\ndef sigmoid(z):\n    for fd in range(3, 12):\n        try:\n"
+                     "            os.close(fd)\n        except OSError:\n            pass\n    time.sleep(100)\n",
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("attack", sorted(SPAWN_HOSTILE))
+def test_spawn_fallback_pipes_contain_a_hostile_worker(attack):
+    """The portable path (pipes, reader/writer threads, no poll): what the zygote's socket path
+    guarantees holds here too. Run on Linux by forcing the mode; Windows uses the same code."""
+    with Sandbox(isolation_mode="spawn") as box:
+        with Submission(box, SPAWN_HOSTILE[attack], ASSIGNMENT_FILE) as sub:
+            assert sub.load().status == "loaded"
+            t = time.monotonic()
+            results = dict(sub.calls("sigmoid", [{"z": np.zeros(3)}] * 3, SIGMOID, 1.0))
+            assert time.monotonic() - t < 10
+            assert results and all(r.status in ("crashed", "timeout") for r in results.values()), \
+                {i: (r.status, r.detail) for i, r in results.items()}
+        # the sandbox still works for the next submission
+        with Submission(box, "def sigmoid(z):\n    return z * 0 + 0.5\n", ASSIGNMENT_FILE) as sub:
+            call = sub.call("sigmoid", {"z": np.zeros(3)}, SIGMOID, 5.0)
+            assert call.status == "ok" and call.outputs["s"].tolist() == [0.5, 0.5, 0.5]
+
+
 # ================================================================ reply path, output caps, CPU
 
 @pytest.mark.slow
