@@ -5,14 +5,14 @@ Process layout (Linux)::
     grader (trusted: references, hidden cases, torch, every verdict)
       └─ zygote        forked at start-up, BEFORE any of the above is loaded; imports numpy only
            └─ worker   one per submission (and again after a timeout or crash): own session,
-                       private work dir, closed fds, cleared env, rlimits, net namespace and
-                       dropped uid where allowed; talks to the grader over one socket
+                       private tmpfs work dir, closed fds, cleared env, rlimits, dropped uid,
+                       seccomp, in the zygote's net and mount namespaces; one socket to us
 
 The grader sends each call's inputs as ``.npy`` and waits with a wall-clock deadline. A call
 that hangs or crashes is killed with its whole process group (and, with a dropped uid, every
-process of that uid), and the next call resumes in a fresh worker. Elsewhere (macOS, or
-``isolation="spawn"``) a fresh ``python -m autograder.worker`` replaces the zygote fork; local
-checks hold no secrets, so that is enough there.
+process of that uid), and the next call resumes in a fresh worker. Elsewhere (macOS, Windows,
+or ``isolation="spawn"``) a fresh ``python -m autograder.worker --stdio`` replaces the zygote
+fork and talks over its stdin/stdout pipes; local checks hold no secrets, so that is enough.
 """
 from __future__ import annotations
 
