@@ -299,7 +299,8 @@ def unneeded_dirs(needed: list[str]) -> list[str]:
     course repo, home directories, /opt, /srv, /var, another user's files...). Hidden like the
     declared secrets, they turn the secret list from "what we know is secret" into "all but what
     is needed". Files along the way stay readable; system and scratch dirs are handled apart."""
-    keep = set(needed) | set(SYSTEM_DIRS) | set(SCRATCH_DIRS)
+    # a scratch dir holding something needed (a checkout under /tmp) is walked like any other
+    keep = set(needed) | set(SYSTEM_DIRS) | {d for d in SCRATCH_DIRS if not any(_under(n, d) for n in needed)}
     ancestors = {"/"}
     for path in needed:
         parts = path.split("/")
@@ -452,12 +453,21 @@ def hide_paths(*, workdir: str, secrets: list[str]) -> list[str]:
             raise OSError(ctypes.get_errno(), f"could not hide {path}")
     if secrets:
         added.append("secrets_hidden")
+    # scratch dirs: emptied, unless something needed lives there (a checkout under /tmp): then
+    # only its unneeded subdirs are hidden (they are among ``secrets``) and it is made read-only
+    needed = [p for p in needed_paths(workdir) if not _under(p, workdir)]
+    shared = {d for d in SCRATCH_DIRS if any(_under(n, d) for n in needed)}
     for path in SCRATCH_DIRS:
-        if os.path.isdir(path) and not os.path.islink(path) and not _under(workdir, path):
+        if not os.path.isdir(path) or os.path.islink(path):
+            continue
+        if path in shared:
+            if _mount(libc, None, path, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV):
+                added.append(f"readonly{path.replace('/', '_')}")  # its own mount; else '/' covers it
+        elif not _under(workdir, path):
             if _mount(libc, "tmpfs", path, "tmpfs", ro_empty, "size=4k,nr_inodes=2,mode=755"):
                 added.append(f"private{path.replace('/', '_')}")
     top = _scratch_top(workdir)
-    if top is not None:
+    if top is not None and top not in shared:
         if not _mount(libc, "tmpfs", top, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=64k,nr_inodes=256,mode=755"):
             raise OSError(ctypes.get_errno(), f"could not hide {top}")
         added.append(f"private{top.replace('/', '_')}")
