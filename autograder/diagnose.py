@@ -193,8 +193,8 @@ def _wrong_answer(model: Callable[[dict, dict], object], inputs: dict, expected:
     Remembered: every part grading an output of one call asks for the same wrong answers on
     the same case, and so does every failing submission of a batch (cases and expected outputs
     are prepared once and shared). Models are pure functions of the case, and nothing here
-    modifies what they return. A descent model runs a whole optimisation: uncached, that was
-    most of the judging time of a wrong gradient_descent submission."""
+    modifies what they return. A model may run a whole optimisation: uncached, that was most
+    of the judging time of a wrong submission to such an assignment."""
     key = (id(model), id(inputs), id(expected))
     with _wrong_answers_lock:
         entry = _WRONG_ANSWERS.get(key)

@@ -151,6 +151,7 @@ class Sandbox:
             self.grader_protections.append("grader_undumpable")
         self._lock = threading.Lock()
         self._live: set[int] = set()
+        self._sent: set[str] = set()  #: assignment files whose source the zygote has
         self._uid_lock = None
         self.uid = None
         if hasattr(os, "geteuid") and os.geteuid() == 0:
@@ -222,8 +223,11 @@ class Sandbox:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         ours.set_inheritable(False)
         try:
-            reply = self._request({"op": "fork", "workdir": str(workdir), "assignment_file": assignment_file},
-                                  [theirs.fileno()])
+            request = {"op": "fork", "workdir": str(workdir), "assignment_file": assignment_file}
+            if assignment_file not in self._sent:  # the zygote may not see the file: send it once
+                request["assignment_source"] = Path(assignment_file).read_text()
+            reply = self._request(request, [theirs.fileno()])
+            self._sent.add(assignment_file)
             if "pid" not in reply:
                 raise RuntimeError(reply.get("error", "the zygote did not start a worker"))
         except BaseException:

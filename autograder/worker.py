@@ -256,11 +256,15 @@ def _syntax_error_text(exc: SyntaxError) -> dict:
     return {"type": type(exc).__name__, "message": f"{exc.msg} ({where})", "traceback": f"    {text}" if text else ""}
 
 
-def load_assignment(path: str):
-    """The numpy-only ``assignment.py`` (for ``prepare`` and return structures)."""
+def load_assignment(path: str, source: str | None = None):
+    """The numpy-only ``assignment.py`` (for ``prepare`` and return structures), from ``source``
+    if given (the zygote gets it from the grader: its namespace may not show the file)."""
     spec = importlib.util.spec_from_file_location("bpgrade_assignment", path)
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    if source is None:
+        spec.loader.exec_module(module)
+    else:
+        exec(compile(source, path, "exec"), module.__dict__)
     return module.ASSIGNMENT
 
 
