@@ -53,22 +53,21 @@ class Pool:
         self.assignment, self.seed, self.base = assignment, seed, base
         self.workers = max(1, workers or os.cpu_count() or 1)
         self.limits = limits or Limits()
+        self.slots: list = []
+        self._closed = False
         # sandboxes first: each starts a fresh zygote interpreter before torch or the reference loads
         self.sandboxes = start_sandboxes(self.workers, self.limits)
-        t0 = time.perf_counter()
-        self.grader = Grader(assignment, mode="grade", seed=seed, base=base, figures_dir=None).prepare()
-        self.prepare_seconds = time.perf_counter() - t0
-        self.version = version or grader_version(assignment, seed=seed, base=base)
-        self.spec = self.grader.spec
-        if processes is None:
-            processes = can_fork_graders(self.sandboxes)
-        self.processes = processes
-        local = [LocalSlot(self.grader, box, self.limits, self.version) for box in self.sandboxes]
-        self.slots: list = []
         try:
-            for slot in local:
-                self.slots.append(ForkedSlot(slot, others=self.slots) if processes else slot)
-        except BaseException:
+            t0 = time.perf_counter()
+            self.grader = Grader(assignment, mode="grade", seed=seed, base=base, figures_dir=None).prepare()
+            self.prepare_seconds = time.perf_counter() - t0
+            self.version = version or grader_version(assignment, seed=seed, base=base)
+            self.spec = self.grader.spec
+            self.processes = can_fork_graders(self.sandboxes) if processes is None else processes
+            for box in self.sandboxes:
+                slot = LocalSlot(self.grader, box, self.limits, self.version)
+                self.slots.append(ForkedSlot(slot, others=self.slots) if self.processes else slot)
+        except BaseException:  # no hidden seed, oracles disagree...: stop the zygotes too
             self.close()
             raise
         self._free: queue.Queue = queue.Queue()
@@ -76,7 +75,6 @@ class Pool:
             self._free.put(slot)
         self._alive = len(self.slots)
         self._lock = threading.Lock()
-        self._closed = False
 
     def grade(self, path: Path) -> dict:
         """The verdict part of a record for the submission at ``path``. Never raises for a
@@ -97,10 +95,10 @@ class Pool:
                         self._free.put(None)
 
     def close(self) -> None:
-        if getattr(self, "_closed", False):
+        if self._closed:
             return
         self._closed = True
-        for slot in getattr(self, "slots", []):
+        for slot in self.slots:
             slot.close()
         for box in self.sandboxes:
             try:
@@ -239,7 +237,7 @@ class ForkedSlot:
             if pid:
                 from .run import describe_exit
 
-                return describe_exit(os.waitstatus_to_exitcode(status)).replace("worker", "grader process")
+                return describe_exit(os.waitstatus_to_exitcode(status), who="grader process")
             if time.monotonic() > deadline:
                 os.kill(self.pid, signal.SIGKILL)
                 deadline = math.inf

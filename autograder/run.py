@@ -469,10 +469,10 @@ def _text(value, cap: int = TEXT_CAP) -> str:
     or control characters (newlines and tabs kept)."""
     if not isinstance(value, str):
         return ""
-    if value.isascii() and value.isprintable():  # the common case: nothing to strip (fast)
-        return value if len(value) <= cap else value[:cap] + f"\n... [{len(value) - cap} more characters not shown]"
     if len(value) > cap:
         value = value[:cap] + f"\n... [{len(value) - cap} more characters not shown]"
+    if value.isascii() and value.isprintable():  # the common case: nothing to strip (fast)
+        return value
     value = value.encode("utf-8", "replace").decode("utf-8")
     return _CONTROL.sub("", value)
 
@@ -603,7 +603,7 @@ def _clean_env() -> dict:
     return env
 
 
-def describe_exit(code: int) -> str:
+def describe_exit(code: int, who: str = "worker") -> str:
     if code < 0:
         try:
             name = signal.Signals(-code).name
@@ -611,5 +611,5 @@ def describe_exit(code: int) -> str:
             name = f"signal {-code}"
         meaning = {"SIGKILL": "killed", "SIGSEGV": "segmentation fault", "SIGXCPU": "CPU time limit",
                    "SIGABRT": "aborted", "SIGXFSZ": "file size limit", "SIGBUS": "bus error"}.get(name, "")
-        return f"worker killed by {name}" + (f" ({meaning})" if meaning else "")
-    return f"worker exited with code {code}"
+        return f"{who} killed by {name}" + (f" ({meaning})" if meaning else "")
+    return f"{who} exited with code {code}"

@@ -302,11 +302,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--limits", default="{}")
     parser.add_argument("--confinement", default="{}")
     opts = parser.parse_args(argv)
-    for name in isolation.PREIMPORT:
-        try:
-            importlib.import_module(name)
-        except ImportError:
-            pass
+    isolation.preimport()
     # confine() points fds 0-2 at the null device: keep the pipes on fds of their own
     read_fd, write_fd = os.dup(0), os.dup(1)
     if os.name == "nt":

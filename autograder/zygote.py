@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import importlib
 import json
 import os
 import signal
@@ -39,11 +38,7 @@ def main(argv: list[str] | None = None) -> None:
     confinement = isolation.Confinement.from_plain(json.loads(opts.confinement))
     ctrl = socket.socket(fileno=opts.ctrl)
 
-    for name in isolation.PREIMPORT:
-        try:
-            importlib.import_module(name)
-        except ImportError:
-            pass
+    isolation.preimport()
     worker.warm_up()
     libc = isolation._libc()
     libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
@@ -80,20 +75,6 @@ def main(argv: list[str] | None = None) -> None:
         ctrl.send(json.dumps(reply).encode())
 
 
-_ASSIGNMENTS: dict[str, object] = {}
-
-
-def _assignment(path: str, source: str | None):
-    """The public, numpy-only assignment definition, loaded once per zygote (with the autograd
-    import blocker in place) instead of once per worker: about 25 ms saved per submission.
-    The grader sends its source with the first request for it: the file itself may be hidden
-    in our mount namespace (only the Python installation and the package are sure to show)."""
-    if path not in _ASSIGNMENTS:
-        isolation.block_imports()
-        _ASSIGNMENTS[path] = worker.load_assignment(path, source)
-    return _ASSIGNMENTS[path]
-
-
 class Zygote:
     """Forks confined workers and reaps them. In the zygote's mount namespace each worker gets
     a fresh tmpfs as its work dir, unmounted (with everything in it) when it is reaped."""
@@ -102,21 +83,39 @@ class Zygote:
                  secrets: list[str], namespaces: tuple[list[str], str]):
         self.uid, self.limits, self.confinement = uid, limits, confinement
         self.secrets, self.namespaces = secrets, namespaces
-        self.workdirs: dict[int, str] = {}
+        self.workdirs: dict[int, str] = {}  #: worker pid -> its mounted work dir
+        self.assignments: dict[str, object] = {}
+
+    def assignment(self, path: str, source: str | None):
+        """The public, numpy-only assignment definition, loaded once per zygote (with the
+        autograd import blocker in place) instead of once per worker: about 25 ms saved per
+        submission. The grader sends its source with the first request for it: the file itself
+        may be hidden in our mount namespace (only the Python installation and the package are
+        sure to show)."""
+        if path not in self.assignments:
+            isolation.block_imports()
+            self.assignments[path] = worker.load_assignment(path, source)
+        return self.assignments[path]
 
     def fork(self, ctrl: socket.socket, fd: int, req: dict) -> int:
         try:
-            assignment = _assignment(req["assignment_file"], req.get("assignment_source"))
+            assignment = self.assignment(req["assignment_file"], req.get("assignment_source"))
         except Exception:  # noqa: BLE001 - let the worker load it and report the author error itself
             assignment = None
         shared, fs_mode = self.namespaces
         workdir = req["workdir"]
-        if "mount_namespace" in shared:
+        mounted = "mount_namespace" in shared
+        if mounted:
             shared = shared + isolation.mount_workdir(workdir=workdir, uid=self.uid, limits=self.limits)
         gc.freeze()  # the worker's collections then skip everything inherited: no copy-on-write of the heap
-        pid = os.fork()
+        try:
+            pid = os.fork()
+        except OSError:
+            if mounted:
+                isolation.unmount_workdir(workdir)
+            raise
         if pid:
-            if "mount_namespace" in shared:
+            if mounted:
                 self.workdirs[pid] = workdir
             return pid
         code = 0
