@@ -30,6 +30,7 @@ from .spec import BUDGET_FLOOR, Assignment, Part
 
 MODES = ("check", "grade")
 SHRINK_CALLS = 32  #: extra student calls a group of parts may spend looking for smallest failing cases
+SHRINK_WAVE = 2  #: shrink candidates sent to the worker at once (a wider wave wastes calls after a hit)
 MAX_CRASHES = 2  #: after this many worker crashes in a part, its remaining cases are not run
 NOT_SHRUNK = {"timeout", "crashed", "memory_limit", "missing_function", "not_implemented",
               "forbidden_import", "load_error", "too_slow"}
@@ -403,33 +404,40 @@ def _grade_parts(report: Report, grader: Grader, sub: Submission) -> None:
 
 def _smallest_failing(grader: Grader, part: Part, group_part: Part, sub: Submission,
                       judged: list[tuple[Case, Judged]], cache: dict[str, CallResult]) -> str:
-    """Shrink the first failing case while it still fails the same way (Hypothesis' order:
-    each size towards its low end), and describe the smallest one found. Each step tries all
-    its candidates in one pipelined run; ``cache`` shares the calls between the parts of a group
-    (they grade outputs of the same calls), and SHRINK_CALLS bounds them per group."""
-    first = next(((c, j) for c, j in judged if not j.ok and j.code not in NOT_SHRUNK and c.dims), None)
-    if first is None:
+    """Shrink the smallest failing case while it still fails the same way (Hypothesis' order:
+    each size towards its low end), and describe the smallest one found.
+
+    Starting from the smallest failure (edge cases are often already minimal) and trying a
+    step's candidates a few at a time (SHRINK_WAVE, pipelined), stopping at the first that
+    still fails, keeps the extra student calls few: for a wrong gradient they are most of
+    what grading a buggy submission costs. ``cache`` shares the calls between the parts of a
+    group (they grade outputs of the same calls); SHRINK_CALLS bounds them per group."""
+    failing = [(c, j) for c, j in judged if not j.ok and j.code not in NOT_SHRUNK and c.dims]
+    if not failing:
         return ""
     spec, public = grader.spec, grader.public
     fn = spec.function(part.function)
-    best = first
+    best = min(failing, key=lambda cj: (sum(cj[0].dims.values()), cj[0].index))
     while True:
-        candidates = grader.shrink_candidates(group_part, best[0])
-        todo = [c for c in candidates if c.id not in cache]
-        room = SHRINK_CALLS - sum(1 for v in cache.values() if v is not None)
-        todo = todo[:max(0, room)]
-        if todo:
-            for index, call in sub.calls(fn.name, [c.inputs for c in todo], fn.returns.to_plain(),
-                                         spec.time_limit, max_crashes=1):
-                cache[todo[index].id] = call
         found = None
-        for candidate in candidates:
-            call = cache.get(candidate.id)
-            if call is None:
-                continue
-            j = judge(spec, part, candidate, call, grader.expected(part, candidate), public=public)
-            if not j.ok and j.code == best[1].code:
-                found = (candidate, j)
+        candidates = grader.shrink_candidates(group_part, best[0])
+        for start in range(0, len(candidates), SHRINK_WAVE):
+            wave = candidates[start:start + SHRINK_WAVE]
+            todo = [c for c in wave if c.id not in cache]
+            todo = todo[:max(0, SHRINK_CALLS - len(cache))]
+            if todo:
+                for index, call in sub.calls(fn.name, [c.inputs for c in todo], fn.returns.to_plain(),
+                                             spec.time_limit, max_crashes=1):
+                    cache[todo[index].id] = call
+            for candidate in wave:
+                call = cache.get(candidate.id)
+                if call is None:
+                    continue
+                j = judge(spec, part, candidate, call, grader.expected(part, candidate), public=public)
+                if not j.ok and j.code == best[1].code:
+                    found = (candidate, j)
+                    break
+            if found is not None or len(cache) >= SHRINK_CALLS:
                 break
         if found is None:
             break

@@ -88,3 +88,27 @@ def test_backward_calling_the_students_own_helpers_is_graded_on_its_own_output(g
     report = grade_source(A, src)
     assert lost_parts(report) == {"linear_backward.dA_prev", "linear_backward.dW", "linear_backward.db"}
     assert report.score == TOTAL - 5
+
+
+SHRUNK = [  # (edit, part, the smallest shape that still shows the mistake)
+    pytest.param(("return (Y_hat - Y) / Y.shape[0]", "return (Y_hat - Y)"), "output_grad",
+                 {"N": 2, "K": 1}, id="scaled_by_N_needs_two_rows"),
+    pytest.param(("db = dZ.sum(axis=0)", "db = dZ"), "linear_backward.db",
+                 {"N": 1, "H": 1, "K": 1}, id="bias_not_reduced_shows_everywhere"),
+    pytest.param(("dW = dZ.T @ A_prev", "dW = A_prev.T @ dZ"), "linear_backward.dW",
+                 None, id="transposed_needs_a_non_square_dW"),
+]
+
+
+@pytest.mark.parametrize("edit, part, smallest", SHRUNK)
+@pytest.mark.parametrize("mode", ["grade", "check"])
+def test_feedback_names_the_smallest_failing_shape(grade_source, edit, part, smallest, mode):
+    report = grade_source(A, mutate(REF, *edit), mode=mode)
+    result = next(p for p in report.parts if p.name == part)
+    shape = result.smallest_failing.split(" (")[0]
+    dims = {k: int(v) for k, v in (item.split("=") for item in shape.split(", "))}
+    if smallest is None:  # dW is (K, H): a transpose only shows when H != K, so N=1 and {H, K} = {1, 2}
+        assert dims["N"] == 1 and sorted((dims["H"], dims["K"])) == [1, 2], result.smallest_failing
+    else:
+        assert dims == smallest, result.smallest_failing
+    assert f"{part.split('.')[0]}[{shape.replace(' ', '')}," in result.smallest_failing
