@@ -30,6 +30,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import errno
+import functools
 import importlib.abc
 import os
 import platform
@@ -203,6 +204,7 @@ RET_ERRNO = 0x00050000
 _LD_W_ABS, _JEQ_K, _JGE_K, _JSET_K, _RET_K = 0x20, 0x15, 0x35, 0x45, 0x06
 
 
+@functools.lru_cache(maxsize=None)  # built once in the zygote, not in every worker
 def seccomp_program(*, allow_processes: bool, machine: str | None = None) -> bytes | None:
     """The BPF program (``struct sock_filter[]`` bytes) or None on an unknown architecture."""
     machine = machine or platform.machine()
@@ -646,8 +648,11 @@ def confine(*, workdir: str, uid: int | None, limits: Limits, keep_fds: tuple[in
 
 def _address_space() -> int:
     """Current virtual size of this process (the zygote's numpy etc. is already mapped)."""
-    try:
-        with open("/proc/self/statm") as fh:
-            return int(fh.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
-    except OSError:
+    try:  # os-level reads: a buffered text file would cost a forked worker ~70 page copies
+        fd = os.open("/proc/self/statm", os.O_RDONLY)
+        try:
+            return int(os.read(fd, 256).split()[0]) * os.sysconf("SC_PAGE_SIZE")
+        finally:
+            os.close(fd)
+    except (OSError, ValueError, IndexError):
         return 0

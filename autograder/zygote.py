@@ -49,6 +49,8 @@ def main(argv: list[str] | None = None) -> None:
     # the namespaces every worker inherits: entered once here instead of once per worker
     secrets = isolation.hidden_paths(opts.workroot, confinement) if confinement.filesystem != "none" else []
     namespaces = isolation.enter_namespaces(workdir=opts.workroot, confinement=confinement, secrets=secrets)
+    if confinement.seccomp:
+        isolation.seccomp_program(allow_processes=confinement.processes)  # cached: built once, here
     zygote = Zygote(uid, limits, confinement, secrets, namespaces)
 
     while True:
