@@ -24,7 +24,7 @@ from .isolation import FORBIDDEN_MODULES, Limits
 from .load import SubmissionError, load_source
 from .oracle import Oracles
 from .report import CaseResult, PartResult, Report
-from .run import CallResult, Sandbox, Submission
+from .run import CallResult, Request, Sandbox, Submission
 from .score import part_score
 from .spec import BUDGET_FLOOR, Assignment, Part
 
@@ -232,6 +232,7 @@ class Grader:
         self.assignment_file = str(self.spec.folder / "assignment.py")
         self._cases: dict[str, list[Case]] = {}
         self._shrunk: dict[str, list[Case]] = {}
+        self._requests: dict[str, Request] = {}
         self._tols = {key: {out: p.tol_for(out) for p in parts for out in self.spec.graded_outputs(p)}
                       for key, parts in _groups(self.spec).items()}
         self._lock = threading.Lock()
@@ -251,6 +252,14 @@ class Grader:
         with self._lock:
             return self.oracles.expected(part, case, self._tols[part.cases_key])
 
+    def request(self, case: Case) -> Request:
+        """The case's inputs encoded for a worker, once: every submission sends the same."""
+        with self._lock:
+            req = self._requests.get(case.id)
+            if req is None:
+                req = self._requests[case.id] = Request.of(case.inputs)
+            return req
+
     def shrink_candidates(self, group_part: Part, case: Case) -> list[Case]:
         """The smaller versions of ``case`` (see :func:`cases.shrink_candidates`), built once per
         case and shared by every submission that shrinks it."""
@@ -264,6 +273,7 @@ class Grader:
         for key, parts in _groups(self.spec).items():
             for case in self.cases(key):
                 self.expected(parts[0], case)
+                self.request(case)
         return self
 
     def new_report(self) -> Report:
@@ -375,7 +385,7 @@ def _grade_parts(report: Report, grader: Grader, sub: Submission) -> None:
             continue
         # one pipelined run over the group's cases; after a timeout (or repeated crashes) the
         # rest are not run, so a submission that hangs or dies everywhere costs seconds
-        calls = dict(sub.calls(fn.name, [case.inputs for case in cases], fn.returns.to_plain(), spec.time_limit,
+        calls = dict(sub.calls(fn.name, [grader.request(case) for case in cases], fn.returns.to_plain(), spec.time_limit,
                                max_crashes=MAX_CRASHES))
         timed_out = any(call.status == "timeout" for call in calls.values())
         not_run = (CallResult("timeout", detail="an earlier case of this part timed out; not run") if timed_out else
@@ -426,7 +436,7 @@ def _smallest_failing(grader: Grader, part: Part, group_part: Part, sub: Submiss
             todo = [c for c in wave if c.id not in cache]
             todo = todo[:max(0, SHRINK_CALLS - len(cache))]
             if todo:
-                for index, call in sub.calls(fn.name, [c.inputs for c in todo], fn.returns.to_plain(),
+                for index, call in sub.calls(fn.name, [grader.request(c) for c in todo], fn.returns.to_plain(),
                                              spec.time_limit, max_crashes=1):
                     cache[todo[index].id] = call
             for candidate in wave:

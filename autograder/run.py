@@ -36,7 +36,7 @@ import numpy as np
 
 from . import isolation
 from .isolation import Confinement, Limits
-from .transport import REPLY_DTYPES, Channel, Closed, ThreadedChannel, Timeout, TransportError
+from .transport import REPLY_DTYPES, Channel, Closed, Encoded, ThreadedChannel, Timeout, TransportError
 
 #: Captured output and error text kept per call / load (the worker caps it too; we re-cap).
 TEXT_CAP = 16384
@@ -45,8 +45,8 @@ REPLY_MIN_BYTES = 8 * 1024 * 1024
 REPLY_FACTOR = 8
 
 START_TIMEOUT = 30.0
-PIPELINE_CALLS = 8  #: requests a worker may have queued
-PIPELINE_BYTES = 96 * 1024  #: their total input bytes (below a unix socket's buffer)
+PIPELINE_CALLS = 16  #: calls sent to a worker in one frame (a part's cases, usually)
+PIPELINE_BYTES = 96 * 1024  #: their total input bytes (a larger call goes alone)
 
 
 @dataclass
@@ -85,6 +85,19 @@ class CallResult:
     detail: str = ""
     wall: float = 0.0
     cpu: float = 0.0
+
+
+@dataclass(frozen=True)
+class Request:
+    """One call's inputs, flattened (scalars for the JSON header) and encoded once: a batch
+    sends the same hidden cases to every submission (see :meth:`Grader.request`)."""
+    scalars: dict
+    arrays: Encoded
+
+    @classmethod
+    def of(cls, inputs: dict) -> "Request":
+        scalars, arrays = flatten_inputs(inputs)
+        return cls(scalars, Encoded.of(arrays))
 
 
 def flatten_inputs(inputs: dict) -> tuple[dict, dict[str, np.ndarray]]:
@@ -378,25 +391,25 @@ class Submission:
     def load(self) -> LoadResult:
         return self._ensure()
 
-    def call(self, function: str, inputs: dict, returns: dict, timeout: float) -> CallResult:
+    def call(self, function: str, inputs: "dict | Request", returns: dict, timeout: float) -> CallResult:
         return next(self.calls(function, [inputs], returns, timeout))[1]
 
-    def calls(self, function: str, inputs_list: list[dict], returns: dict, timeout: float, *,
+    def calls(self, function: str, inputs_list: "list[dict | Request]", returns: dict, timeout: float, *,
               window: int = PIPELINE_CALLS, window_bytes: int = PIPELINE_BYTES,
               max_crashes: int | None = None) -> Iterator[tuple[int, CallResult]]:
-        """Call ``function`` once per inputs, pipelined: up to ``window`` requests wait in the
-        worker's socket while it works, so the round trip is not paid per call. The worker still
-        answers call by call and each answer has its own deadline (``timeout`` from the moment
-        the worker could start on it). Yields ``(index, result)`` in order. After a timeout the
-        worker is killed and nothing more is yielded (the caller decides what the rest means);
-        after a crash the remaining calls resume in a fresh worker, until ``max_crashes``
-        crashes, after which nothing more is yielded either.
+        """Call ``function`` once per inputs, pipelined: up to ``window`` calls (and
+        ``window_bytes`` of inputs; a larger call goes alone) go to the worker in one frame, so
+        neither the round trip nor the framing is paid per call. The worker still answers call
+        by call and each answer has its own deadline (``timeout`` from the moment the worker
+        could start on it). Yields ``(index, result)`` in order. After a timeout the worker is
+        killed and nothing more is yielded (the caller decides what the rest means); after a
+        crash the remaining calls resume in a fresh worker, until ``max_crashes`` crashes,
+        after which nothing more is yielded either.
 
-        Requests in flight are capped at ``window_bytes`` (a larger one goes alone), so the
-        grader never blocks writing while the worker blocks writing back: no deadlock.
+        The worker reads a whole frame before it answers, and the next frame is sent only once
+        every answer is in: neither side can block writing while the other does (no deadlock).
         """
-        requests = [flatten_inputs(inputs) for inputs in inputs_list]
-        sizes = [sum(a.nbytes for a in arrays.values()) for _scalars, arrays in requests]
+        requests = [r if isinstance(r, Request) else Request.of(r) for r in inputs_list]
         pending: deque[tuple[int, int]] = deque()  # (index, seq)
         next_index, crashes = 0, 0
         while next_index < len(requests) or pending:
@@ -407,19 +420,26 @@ class Submission:
                 return
             wp = self.worker
             try:
-                while next_index < len(requests) and len(pending) < window and (
-                        not pending or sum(sizes[i] for i, _ in pending) + sizes[next_index] <= window_bytes):
-                    scalars, arrays = requests[next_index]
-                    wp.seq += 1
-                    wp.channel.send({"op": "call", "seq": wp.seq, "function": function, "scalars": scalars,
-                                     "returns": returns}, arrays, timeout=timeout)
-                    if not pending:
-                        wp.mark = (time.perf_counter(), wp.cpu())
-                    pending.append((next_index, wp.seq))
-                    next_index += 1
+                if not pending:
+                    batch, size = [next_index], requests[next_index].arrays.nbytes
+                    while (next_index + len(batch) < len(requests) and len(batch) < window and
+                           size + requests[next_index + len(batch)].arrays.nbytes <= window_bytes):
+                        size += requests[next_index + len(batch)].arrays.nbytes
+                        batch.append(next_index + len(batch))
+                    calls = []
+                    for index in batch:
+                        wp.seq += 1
+                        calls.append({"seq": wp.seq, "scalars": requests[index].scalars,
+                                      "n": len(requests[index].arrays.names)})
+                        pending.append((index, wp.seq))
+                    wp.channel.send({"op": "calls", "function": function, "returns": returns, "calls": calls},
+                                    Encoded.concat([(f"{i}:", requests[index].arrays) for i, index in enumerate(batch)]),
+                                    timeout=timeout)
+                    wp.mark = (time.perf_counter(), wp.cpu())
+                    next_index = batch[-1] + 1
                 index, seq = pending[0]
                 started, cpu0 = wp.mark
-                cap = max(REPLY_MIN_BYTES, REPLY_FACTOR * sizes[index])
+                cap = max(REPLY_MIN_BYTES, REPLY_FACTOR * requests[index].arrays.nbytes)
                 header, out = wp.channel.recv(timeout=max(0.0, timeout - (time.perf_counter() - started)),
                                               max_bytes=cap)
                 if header.get("seq") != seq:
@@ -447,9 +467,9 @@ class Submission:
                 continue
             pending.popleft()
             now, cpu1 = time.perf_counter(), wp.cpu()
-            wp.mark = (now, cpu1)  # the worker starts on the next request as it answers this one
+            wp.mark = (now, cpu1)  # the worker starts on the next call as it answers this one
             cpu = max(0.0, cpu1 - cpu0) if cpu0 is not None and cpu1 is not None else 0.0
-            yield index, _call_result(header, out, now - started, cpu, inputs=set(requests[index][1]))
+            yield index, _call_result(header, out, now - started, cpu, inputs=requests[index].arrays.names)
 
     def close(self) -> None:
         self._drop()
@@ -503,7 +523,7 @@ def _type_facts(types, names: set[str]) -> dict:
 
 
 def _call_result(header: dict, out: dict[str, np.ndarray], wall: float, cpu: float,
-                 inputs: set[str] = frozenset()) -> CallResult:
+                 inputs: tuple[str, ...] = ()) -> CallResult:
     """A CallResult from an untrusted reply: every field type-checked, capped and sanitised."""
 
     def as_dict(x):

@@ -198,10 +198,24 @@ class Session:
             if arrays[k].shape != shape or arrays[k].tobytes() != data
         ]
         header = {
-            "seq": msg.get("seq"), "status": "ok", "types": types, "problems": problems, "warnings": warned,
+            "status": "ok", "types": types, "problems": problems, "warnings": warned,
             "mutated": mutated, "stdout": out.text(), "cpu": cpu, "wall": wall,
         }
         return header, {f"out.{k}": v for k, v in result.items()}
+
+    def run_calls(self, msg: dict, arrays: dict[str, np.ndarray]):
+        """The replies to a ``calls`` frame, one per call as it finishes: call ``i``'s arrays
+        are the next ``n`` of the frame, named ``"i:name"``."""
+        function, returns = msg["function"], msg["returns"]
+        items = iter(arrays.items())
+        for call in msg["calls"]:
+            mine = {}
+            for _ in range(call["n"]):
+                name, value = next(items)
+                mine[name.partition(":")[2]] = value
+            header, out = self.call({"function": function, "returns": returns, "scalars": call["scalars"]}, mine)
+            header["seq"] = call["seq"]
+            yield header, out
 
     def serve(self) -> None:
         while True:
@@ -212,10 +226,9 @@ class Session:
             op = msg.get("op")
             if op == "load":
                 self.channel.send(self.load(msg))
-            elif op == "call":
-                header, out = self.call(msg, arrays)
-                header["seq"] = msg.get("seq")
-                self.channel.send(header, out)
+            elif op == "calls":
+                for header, out in self.run_calls(msg, arrays):
+                    self.channel.send(header, out)
             else:
                 return
 
@@ -226,18 +239,20 @@ def warm_up(rounds: int = 32) -> None:
     afterwards starts with that work done instead of redoing it on its first calls."""
     from types import SimpleNamespace
 
-    from .transport import decode, encode
+    from .transport import Encoded, decode, encode
 
     fn = SimpleNamespace(name="warm", args=("X", "params"), prepare=None)
     session = Session(None, isolation.Limits(), SimpleNamespace(functions=[fn]))
     session.namespace = {"warm": lambda X, params: (X @ params["W"], float(X.sum()))}
     returns = {"kind": "tuple", "outs": [["Y", False], ["s", True]]}
-    frame = encode({"op": "call", "seq": 1, "function": "warm", "scalars": {}, "returns": returns},
-                   {"X": np.ones((4, 3)), "params.W": np.ones((3, 2))})
+    case = Encoded.of({"X": np.ones((4, 3)), "params.W": np.ones((3, 2))})
+    calls = [{"seq": i, "scalars": {}, "n": len(case.names)} for i in range(2)]
+    frame = encode({"op": "calls", "function": "warm", "returns": returns, "calls": calls},
+                   Encoded.concat([(f"{i}:", case) for i in range(2)]))
     for _ in range(rounds):
         msg, arrays = decode(frame, INPUT_DTYPES)
-        header, out = session.call(msg, arrays)
-        decode(encode(header, out), INPUT_DTYPES)
+        for header, out in session.run_calls(msg, arrays):
+            decode(encode(header, out), INPUT_DTYPES)
 
 
 def _error(exc: BaseException) -> dict:
