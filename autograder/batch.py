@@ -123,9 +123,8 @@ def run_batch(assignment: str, submissions: str | Path, *, out: str | Path, work
             if record["grader_version"] != version:
                 raise BatchError(f"a worker graded with {record['grader_version']}, this run is {version}: "
                                  f"the cluster has different assignment, reference or seed files")
-            log.append(record)  # fsynced: from here on the submission is done
-            if record.get("status") == DONE:
-                gradebook.write_feedback(out, record, fsync=False)
+            log.append(record)  # fsynced: from here on the submission is done (its feedback
+            # files, like the gradebook, are written from the log once grading ends)
             with bar_lock:
                 counts["graded"] += 1
                 counts["failures"] += is_failure(record)

@@ -324,9 +324,15 @@ def grader_error(version: str, max_score: float, error: str) -> dict:
 
 
 def _finite(obj):
-    """JSON-safe copy: non-finite floats become None (the log is written with allow_nan=False).
-    A round trip through the C encoder/decoder: NaN and Infinity come back through
+    """JSON-safe: non-finite floats become None (the log is written with allow_nan=False).
+    Usually ``obj`` is already plain and finite, which one strict encoding proves; otherwise a
+    round trip through the C encoder/decoder: NaN and Infinity come back through
     ``parse_constant``, numpy scalars through ``default``."""
+    try:
+        json.dumps(obj, allow_nan=False)
+        return obj
+    except (ValueError, TypeError):
+        pass
     text = json.dumps(obj, default=lambda o: o.item() if hasattr(o, "item") else str(o))
     return json.loads(text, parse_constant=lambda _name: None)
 
