@@ -22,7 +22,7 @@ class Verdict:
     code: str | None = None     #: stable diagnosis code of a structural failure
     message: str = ""
     rel_error: float | None = None
-    index: tuple | None = None  #: where the largest error is
+    index: tuple | None = None  #: the first entry over the tolerance (None on a pass)
     got_value: float | None = None
     expected_value: float | None = None
 
@@ -45,21 +45,19 @@ def _scale(expected: np.ndarray, tol: Tol) -> float:
     return max(max_abs(expected), tol.scale_floor)
 
 
-def _measure(got: np.ndarray, expected: np.ndarray, tol: Tol) -> tuple[float, tuple, bool]:
+def _measure(got: np.ndarray, expected: np.ndarray, tol: Tol) -> tuple[float, tuple | None, bool]:
     """(relative error, index, within tolerance) from one pass over the differences: the error
     is max|got - expected| / max(max|expected|, floor); the index is the first entry (row-major)
-    off by more than the tolerance allows, or the largest error if none is."""
+    off by more than the tolerance allows, None when none is (nothing to point at)."""
     diff = np.abs(got - expected)
     scale = _scale(expected, tol)
     if diff.size == 0:
-        return 0.0, (), True
+        return 0.0, None, True
     worst = float(_max_of(diff, axis=None))
-    bound = tol.rtol * scale + tol.atol
-    if worst <= bound:  # the usual case, a pass: no entry is off (a NaN would make worst NaN)
-        flat, ok = int(diff.argmax()), True
-    else:  # some entry is off (over the bound, or NaN): show the first one
-        flat, ok = int(np.flatnonzero(~(diff.ravel() <= bound))[0]), False
-    return worst / scale, _unravel(flat, diff.shape), ok
+    if worst <= tol.rtol * scale + tol.atol:  # the usual case, a pass (a NaN would make worst NaN)
+        return worst / scale, None, True
+    flat = int(np.flatnonzero(~(diff.ravel() <= tol.rtol * scale + tol.atol))[0])  # over the bound, or NaN
+    return worst / scale, _unravel(flat, diff.shape), False
 
 
 def _unravel(flat: int, shape: tuple[int, ...]) -> tuple[int, ...]:
@@ -72,10 +70,9 @@ def _unravel(flat: int, shape: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(reversed(where))
 
 
-def rel_error(got: np.ndarray, expected: np.ndarray, tol: Tol) -> tuple[float, tuple]:
-    """The relative error and the index to show (see :func:`_measure`)."""
-    err, where, _ = _measure(got, expected, tol)
-    return err, where
+def rel_error(got: np.ndarray, expected: np.ndarray, tol: Tol) -> float:
+    """max|got - expected| / max(max|expected|, floor) (see :func:`_measure`)."""
+    return _measure(got, expected, tol)[0]
 
 
 def within(got: np.ndarray, expected: np.ndarray, tol: Tol) -> bool:

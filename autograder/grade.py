@@ -127,7 +127,6 @@ def judge(assignment: Assignment, part: Part, case: Case, call: CallResult,
 
 def _judge(assignment: Assignment, part: Part, case: Case, call: CallResult,
            expected: dict[str, np.ndarray], *, public: bool, yardstick: float | None) -> Judged:
-    fn = assignment.function(part.function)
     if call.status == "timeout":
         return Judged(False, "timeout", f"timed out ({call.detail})")
     if call.status == "crashed":
@@ -140,16 +139,14 @@ def _judge(assignment: Assignment, part: Part, case: Case, call: CallResult,
     if call.status != "ok":
         return Judged(False, "crashed", f"no result ({call.status}: {call.detail})")
 
-    scalars = {o.name: o.scalar for o in fn.returns.outs}
     verdicts = []
-    for name in assignment.graded_outputs(part):
-        problem = call.problems.get(name)
+    for name, scalar, tol in assignment.graded(part):
+        problem = call.problems.get(name) if call.problems else None
         if problem is not None and not public:  # the worker's text may quote student data (dict keys)
-            problem = f"is missing or not readable as {fn.returns.describe()} (run `bpgrade check` for details)"
-        verdicts.append(compare(
-            name, expected[name], call.outputs.get(name), scalar=scalars[name], tol=part.tol_for(name),
-            type_info=call.types.get(name), problem=problem, values=part.values,
-        ))
+            returns = assignment.function(part.function).returns.describe()
+            problem = f"is missing or not readable as {returns} (run `bpgrade check` for details)"
+        verdicts.append(compare(name, expected[name], call.outputs.get(name), scalar=scalar, tol=tol,
+                                type_info=call.types.get(name), problem=problem, values=part.values))
     bad = [v for v in verdicts if not v.ok]
     worst = max((v.rel_error for v in verdicts if v.rel_error is not None), default=None)
     if bad:
@@ -163,7 +160,7 @@ def _judge(assignment: Assignment, part: Part, case: Case, call: CallResult,
     if part.budget and yardstick is not None and call.cpu > max(BUDGET_FLOOR, part.budget * yardstick):
         return Judged(False, "too_slow", diagnose.sentence("too_slow", seconds=f"{call.cpu:.2f} s of CPU", factor=f"{part.budget:g}"),
                       f"the reference took {yardstick * 1000:.2f} ms on this case", worst, verdicts)
-    warned = [w for w in part.forbid if w in call.warnings]
+    warned = [w for w in part.forbid if w in call.warnings] if call.warnings else None
     if warned:
         code = "overflow" if "overflow" in warned else "forbidden_warning"
         out = assignment.graded_outputs(part)[0]
@@ -233,6 +230,7 @@ class Grader:
         self._cases: dict[str, list[Case]] = {}
         self._shrunk: dict[str, list[Case]] = {}
         self._requests: dict[str, Request] = {}
+        self._all_requests: list[Request] | None = None
         self._tols = {key: {out: p.tol_for(out) for p in parts for out in self.spec.graded_outputs(p)}
                       for key, parts in _groups(self.spec).items()}
         self._lock = threading.Lock()
@@ -259,6 +257,13 @@ class Grader:
             if req is None:
                 req = self._requests[case.id] = Request.of(case.inputs)
             return req
+
+    def requests(self) -> list[Request]:
+        """Every case's request: what a sandbox's zygote is given once (Sandbox.preload), so
+        its workers are sent only references to them."""
+        if self._all_requests is None:
+            self._all_requests = [self.request(case) for key in _groups(self.spec) for case in self.cases(key)]
+        return self._all_requests
 
     def shrink_candidates(self, group_part: Part, case: Case) -> list[Case]:
         """The smaller versions of ``case`` (see :func:`cases.shrink_candidates`), built once per
@@ -295,6 +300,7 @@ class Grader:
             report.notes.append(f"forbidden import(s): {', '.join(forbidden)}")
             return _unloadable(report, spec, "forbidden_import",
                                f"the submission imports {', '.join(forbidden)}; use numpy only")
+        sandbox.preload(self.requests())
         with Submission(sandbox, source, self.assignment_file, load_timeout=spec.time_limit * 2) as sub:
             load = sub.load()
             report.protections = sub.protections
@@ -391,15 +397,15 @@ def _grade_parts(report: Report, grader: Grader, sub: Submission) -> None:
         not_run = (CallResult("timeout", detail="an earlier case of this part timed out; not run") if timed_out else
                    CallResult("crashed", detail=f"an earlier case crashed the worker {MAX_CRASHES} times; not run"))
         shrink_cache: dict[str, CallResult] = {}
-        for index, case in enumerate(cases):
-            expected = grader.expected(lead, case)
-            call = calls.get(index, not_run)
-            for p in parts:
-                judged = judge(spec, p, case, call, expected, public=public,
-                               yardstick=grader.oracles.seconds(lead, case))
-                results[p.name].append((case, judged))
-                if p.figure is not None and call.status == "ok":
-                    shown[p.name].append((case, call.outputs, expected))
+        with np.errstate(all="ignore"):  # what judge() does per call, once for the group
+            for index, case in enumerate(cases):
+                expected, yardstick = grader.expected(lead, case), grader.oracles.seconds(lead, case)
+                call = calls.get(index, not_run)
+                for p in parts:
+                    judged = _judge(spec, p, case, call, expected, public=public, yardstick=yardstick)
+                    results[p.name].append((case, judged))
+                    if p.figure is not None and call.status == "ok":
+                        shown[p.name].append((case, call.outputs, expected))
         for p in parts:
             smallest = "" if timed_out else _smallest_failing(grader, p, group_part, sub, results[p.name], shrink_cache)
             report.parts.append(_part_result(spec, p, results[p.name], public=public, smallest=smallest))

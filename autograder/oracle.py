@@ -77,7 +77,7 @@ class Oracles:
                 np.array_equal(np.isfinite(ref), np.isfinite(other)) and
                 within(np.nan_to_num(other), np.nan_to_num(ref), tol)
             ):
-                err = rel_error(other, ref, tol)[0] if other is not None and other.shape == ref.shape else "n/a"
+                err = rel_error(other, ref, tol) if other is not None and other.shape == ref.shape else "n/a"
                 raise OracleDisagreement(
                     f"grader error: reference and torch.autograd disagree on {case.id} output {name!r} "
                     f"(relative error {err}, tolerance {tol.rtol:g}); fix the assignment before grading"

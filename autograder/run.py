@@ -16,9 +16,8 @@ fork and talks over its stdin/stdout pipes; local checks hold no secrets, so tha
 """
 from __future__ import annotations
 
+import hashlib
 import json
-from collections import deque
-from typing import Iterator
 import os
 import re
 import shutil
@@ -29,14 +28,18 @@ import sys
 import tempfile
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterable, Iterator
 
 import numpy as np
 
 from . import isolation
+from .compare import NDARRAY
 from .isolation import Confinement, Limits
-from .transport import REPLY_DTYPES, Channel, Closed, Encoded, ThreadedChannel, Timeout, TransportError
+from .transport import (MAX_ARRAYS, REPLY_DTYPES, Channel, Closed, Encoded, ThreadedChannel, Timeout,
+                        TransportError)
 
 #: Captured output and error text kept per call / load (the worker caps it too; we re-cap).
 TEXT_CAP = 16384
@@ -47,6 +50,7 @@ REPLY_FACTOR = 8
 START_TIMEOUT = 30.0
 PIPELINE_CALLS = 16  #: calls sent to a worker in one frame (a part's cases, usually)
 PIPELINE_BYTES = 96 * 1024  #: their total input bytes (a larger call goes alone)
+PRELOAD_FRAME_BYTES = 16 * 1024 * 1024  #: input bytes per frame sent to a zygote by Sandbox.preload
 
 
 @dataclass
@@ -90,14 +94,20 @@ class CallResult:
 @dataclass(frozen=True)
 class Request:
     """One call's inputs, flattened (scalars for the JSON header) and encoded once: a batch
-    sends the same hidden cases to every submission (see :meth:`Grader.request`)."""
+    sends the same hidden cases to every submission (see :meth:`Grader.request`). ``ref`` is
+    a digest of both: a worker whose zygote holds these inputs is sent only that."""
     scalars: dict
     arrays: Encoded
+    ref: str = ""
 
     @classmethod
     def of(cls, inputs: dict) -> "Request":
         scalars, arrays = flatten_inputs(inputs)
-        return cls(scalars, Encoded.of(arrays))
+        encoded = Encoded.of(arrays)
+        digest = hashlib.blake2b(json.dumps([scalars, encoded.names], sort_keys=True).encode(), digest_size=16)
+        for chunk in encoded.chunks:
+            digest.update(chunk)
+        return cls(scalars, encoded, digest.hexdigest())
 
 
 def flatten_inputs(inputs: dict) -> tuple[dict, dict[str, np.ndarray]]:
@@ -165,6 +175,7 @@ class Sandbox:
         self._lock = threading.Lock()
         self._live: set[int] = set()
         self._sent: set[str] = set()  #: assignment files whose source the zygote has
+        self.preloaded: set[str] = set()  #: refs of the inputs the zygote holds (see preload)
         self._uid_lock = None
         self.uid = None
         if hasattr(os, "geteuid") and os.geteuid() == 0:
@@ -209,6 +220,35 @@ class Sandbox:
         if not reply:
             raise RuntimeError("the sandbox zygote died")
         return json.loads(reply)
+
+    def preload(self, requests: Iterable[Request]) -> None:
+        """Give the zygote these inputs, once: every worker it forks afterwards starts with
+        them decoded, and a call on them sends only the ref (a batch's shared cases are then
+        decoded once per sandbox instead of once per submission). Only what a worker may be
+        sent anyway belongs here: a case's inputs, never an expected output or a seed."""
+        todo = {r.ref: r for r in requests if r.ref and r.ref not in self.preloaded}
+        if self.mode != "fork" or not todo:
+            return
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        with self._lock:
+            if self._ctrl is None:
+                raise RuntimeError("the sandbox is closed")
+            try:
+                socket.send_fds(self._ctrl, [json.dumps({"op": "preload"}).encode()], [theirs.fileno()])
+            finally:
+                theirs.close()
+            channel = Channel(ours.detach(), REPLY_DTYPES)
+            try:
+                for frame in _preload_frames(list(todo.values())):
+                    channel.send(*frame, timeout=START_TIMEOUT)
+            finally:
+                channel.close()  # end of data: the zygote answers
+            reply = self._ctrl.recv(65536)
+        if not reply:
+            raise RuntimeError("the sandbox zygote died")
+        if json.loads(reply).get("preloaded") != len(todo):
+            raise RuntimeError(f"the zygote did not take the inputs: {reply[:200]!r}")
+        self.preloaded.update(todo)
 
     # ---------------------------------------------------------------- workers
     def _new_workdir(self) -> Path:
@@ -316,6 +356,22 @@ class Sandbox:
 
 
 
+def _preload_frames(requests: list[Request]) -> Iterator[tuple[dict, Encoded]]:
+    """The ``preload`` frames: each names its cases (ref, scalars, number of arrays) and
+    carries their arrays, within the transport's caps on arrays and bytes per frame."""
+    batch: list[Request] = []
+    for req in [*requests, None]:
+        full = req is None or (batch and (
+            sum(len(r.arrays.names) for r in batch) + len(req.arrays.names) > MAX_ARRAYS
+            or sum(r.arrays.size for r in batch) + req.arrays.size > PRELOAD_FRAME_BYTES))
+        if full and batch:
+            yield ({"cases": [{"ref": r.ref, "scalars": r.scalars, "n": len(r.arrays.names)} for r in batch]},
+                   Encoded.concat([(f"{i}:", r.arrays) for i, r in enumerate(batch)]))
+            batch = []
+        if req is not None:
+            batch.append(req)
+
+
 class WorkerProcess:
     def __init__(self, sandbox: Sandbox, pid: int, proc, channel: Channel, workdir: Path):
         self.sandbox, self.pid, self.proc, self.channel, self.workdir = sandbox, pid, proc, channel, workdir
@@ -399,7 +455,8 @@ class Submission:
               max_crashes: int | None = None) -> Iterator[tuple[int, CallResult]]:
         """Call ``function`` once per inputs, pipelined: up to ``window`` calls (and
         ``window_bytes`` of inputs; a larger call goes alone) go to the worker in one frame, so
-        neither the round trip nor the framing is paid per call. The worker still answers call
+        neither the round trip nor the framing is paid per call; inputs the sandbox preloaded
+        (:meth:`Sandbox.preload`) travel as their ref alone. The worker still answers call
         by call and each answer has its own deadline (``timeout`` from the moment the worker
         could start on it). Yields ``(index, result)`` in order. After a timeout the worker is
         killed and nothing more is yielded (the caller decides what the rest means); after a
@@ -410,6 +467,7 @@ class Submission:
         every answer is in: neither side can block writing while the other does (no deadlock).
         """
         requests = [r if isinstance(r, Request) else Request.of(r) for r in inputs_list]
+        held = self.sandbox.preloaded  # inputs every worker of this sandbox already has
         pending: deque[tuple[int, int]] = deque()  # (index, seq)
         next_index, crashes = 0, 0
         while next_index < len(requests) or pending:
@@ -421,20 +479,25 @@ class Submission:
             wp = self.worker
             try:
                 if not pending:
-                    batch, size = [next_index], requests[next_index].arrays.nbytes
+                    def sent_bytes(i):
+                        return 0 if requests[i].ref in held else requests[i].arrays.nbytes
+                    batch, size = [next_index], sent_bytes(next_index)
                     while (next_index + len(batch) < len(requests) and len(batch) < window and
-                           size + requests[next_index + len(batch)].arrays.nbytes <= window_bytes):
-                        size += requests[next_index + len(batch)].arrays.nbytes
+                           size + sent_bytes(next_index + len(batch)) <= window_bytes):
+                        size += sent_bytes(next_index + len(batch))
                         batch.append(next_index + len(batch))
-                    calls = []
+                    calls, tail = [], []
                     for index in batch:
+                        req = requests[index]
                         wp.seq += 1
-                        calls.append({"seq": wp.seq, "scalars": requests[index].scalars,
-                                      "n": len(requests[index].arrays.names)})
+                        if req.ref in held:
+                            calls.append({"seq": wp.seq, "case": req.ref})
+                        else:
+                            calls.append({"seq": wp.seq, "scalars": req.scalars, "n": len(req.arrays.names)})
+                            tail.append((f"{len(tail)}:", req.arrays))
                         pending.append((index, wp.seq))
                     wp.channel.send({"op": "calls", "function": function, "returns": returns, "calls": calls},
-                                    Encoded.concat([(f"{i}:", requests[index].arrays) for i, index in enumerate(batch)]),
-                                    timeout=timeout)
+                                    Encoded.concat(tail), timeout=timeout)
                     wp.mark = (time.perf_counter(), wp.cpu())
                     next_index = batch[-1] + 1
                 index, seq = pending[0]
@@ -522,6 +585,9 @@ def _type_facts(types, names: set[str]) -> dict:
     return clean
 
 
+_PLAIN_REPLY = {"status", "seq", "types", "arrays"}
+
+
 def _call_result(header: dict, out: dict[str, np.ndarray], wall: float, cpu: float,
                  inputs: tuple[str, ...] = ()) -> CallResult:
     """A CallResult from an untrusted reply: every field type-checked, capped and sanitised."""
@@ -538,9 +604,15 @@ def _call_result(header: dict, out: dict[str, np.ndarray], wall: float, cpu: flo
         status = "crashed"
     outputs = {k[4:]: v for k, v in out.items()
                if k.startswith("out.") and type(v) is np.ndarray and v.dtype == np.float64}
-    names = set(outputs) | {k for k in as_dict(header.get("types")) if isinstance(k, str)}
+    # an output without facts was a plain float64 ndarray (the worker sends facts only otherwise)
+    types = {name: {"type": NDARRAY, "dtype": "float64", "shape": list(v.shape)} for name, v in outputs.items()}
+    told = header.get("types")
+    if told:
+        types.update(_type_facts(told, set(outputs) | {k for k in as_dict(told) if isinstance(k, str)}))
+    if status == "ok" and header.keys() <= _PLAIN_REPLY:  # the usual reply: nothing else to read
+        return CallResult(status=status, outputs=outputs, types=types, wall=wall, cpu=cpu)
     return CallResult(
-        status=status, outputs=outputs, types=_type_facts(header.get("types"), names),
+        status=status, outputs=outputs, types=types,
         problems={_text(k, 200): _text(v, 1000) for k, v in as_dict(header.get("problems")).items()
                   if isinstance(k, str)},
         warnings=as_list(header.get("warnings"), {"divide", "overflow", "underflow", "invalid"}),

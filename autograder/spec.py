@@ -202,6 +202,7 @@ class Assignment:
     summary: str = ""
     hooks: Mapping[str, Callable[..., Any]] = field(default_factory=dict)
     folder: Any = None  #: set by the loader
+    _graded: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.validate()
@@ -221,6 +222,16 @@ class Assignment:
 
     def graded_outputs(self, part: Part) -> tuple[str, ...]:
         return part.outputs or self.function(part.function).returns.names
+
+    def graded(self, part: Part) -> tuple[tuple[str, bool, Tol], ...]:
+        """(name, is scalar, tolerance) of each output ``part`` grades, worked out once per part
+        (the grader asks for every case of every submission)."""
+        found = self._graded.get(part.name)
+        if found is None:
+            scalar = {o.name: o.scalar for o in self.function(part.function).returns.outs}
+            found = self._graded[part.name] = tuple((name, scalar[name], part.tol_for(name))
+                                                    for name in self.graded_outputs(part))
+        return found
 
     @property
     def max_score(self) -> float:

@@ -13,9 +13,10 @@ from __future__ import annotations
 import importlib.util
 import io
 import sys
-import time
 import traceback
 from contextlib import redirect_stderr, redirect_stdout
+from dataclasses import dataclass
+from typing import Iterator
 
 import numpy as np
 
@@ -91,7 +92,8 @@ def flatten_return(value, returns: dict) -> tuple[dict, dict, dict]:
     """Split a return value into named outputs following the declared structure.
 
     Returns (arrays, types, problems): float64 arrays per output, the type facts the grader
-    uses for its checks, and a structural problem per output that could not be read.
+    uses for its checks (none for a plain float64 ndarray: its array says all), and a
+    structural problem per output that could not be read.
     """
     outs = [(name, scalar) for name, scalar in returns["outs"]]
     kind = returns["kind"]
@@ -123,6 +125,9 @@ def flatten_return(value, returns: dict) -> tuple[dict, dict, dict]:
                     problems[name] = f"the returned dict has no key {name!r} (keys: {sorted(map(str, value))[:8]})"
     arrays, types = {}, {}
     for name, piece in pieces.items():
+        if type(piece) is np.ndarray and piece.dtype == np.float64:  # the usual answer: no facts to send
+            arrays[name] = np.array(piece, copy=True, order="C")
+            continue
         types[name] = describe_type(piece)
         if piece is None:
             problems[name] = "is None (did the function forget to return it?)"
@@ -135,15 +140,44 @@ def flatten_return(value, returns: dict) -> tuple[dict, dict, dict]:
     return arrays, types, problems
 
 
+@dataclass(frozen=True)
+class Inputs:
+    """A case's inputs as the zygote holds them for every worker it forks: read-only arrays
+    (each call gets copies) and their bytes, which the input-mutation check compares with."""
+    scalars: dict
+    arrays: dict[str, np.ndarray]
+    original: dict[str, tuple[tuple, bytes]]
+
+    @classmethod
+    def frozen(cls, scalars: dict, arrays: dict[str, np.ndarray]) -> "Inputs":
+        for value in arrays.values():
+            value.flags.writeable = False
+        return cls(dict(scalars), arrays, {k: (v.shape, v.tobytes()) for k, v in arrays.items()})
+
+
+def split_arrays(entries: list[dict], arrays: dict[str, np.ndarray]) -> Iterator[tuple[dict, dict]]:
+    """Each entry of a ``calls`` or ``preload`` frame with its arrays: the next
+    ``entry["n"]`` of the frame, named ``"i:name"`` (``name`` is kept)."""
+    items = iter(arrays.items())
+    for entry in entries:
+        mine = {}
+        for _ in range(entry.get("n", 0)):
+            name, value = next(items)
+            mine[name.partition(":")[2]] = value
+        yield entry, mine
+
+
 class Session:
     """One loaded submission and its call loop."""
 
-    def __init__(self, channel: Channel, limits: isolation.Limits, assignment):
+    def __init__(self, channel: Channel, limits: isolation.Limits, assignment,
+                 preloaded: dict[str, Inputs] | None = None):
         self.channel = channel
         self.limits = limits
         self.assignment = assignment
         self.functions = {fn.name: fn for fn in assignment.functions}
         self.namespace: dict = {}
+        self.preloaded = preloaded or {}
 
     def load(self, msg: dict) -> dict:
         out = CappedIO(self.limits.output_bytes)
@@ -164,10 +198,12 @@ class Session:
         }
         return {"status": "loaded", "defined": defined, "stdout": out.text()}
 
-    def call(self, msg: dict, arrays: dict[str, np.ndarray]) -> tuple[dict, dict]:
+    def call(self, msg: dict, arrays: dict[str, np.ndarray],
+             originals: dict[str, tuple[tuple, bytes]] | None = None) -> tuple[dict, dict]:
         fn_spec = self.functions[msg["function"]]
         inputs = unflatten(msg.get("scalars", {}), arrays)
-        originals = {k: (v.shape, v.tobytes()) for k, v in arrays.items()}
+        if originals is None:
+            originals = {k: (v.shape, v.tobytes()) for k, v in arrays.items()}
         kwargs = fn_spec.prepare(inputs) if fn_spec.prepare else inputs
         args = [kwargs[name] for name in fn_spec.args]
         func = self.namespace.get(fn_spec.name)
@@ -179,13 +215,11 @@ class Session:
             if kind not in warned:
                 warned.append(kind)
 
-        start_cpu, start_wall = time.process_time(), time.perf_counter()
         saved = sys.stdout, sys.stderr
         sys.stdout = sys.stderr = out
         try:
             with np.errstate(all="call", call=on_fp_error):
                 value = func(*args)
-            cpu, wall = time.process_time() - start_cpu, time.perf_counter() - start_wall
             result, types, problems = flatten_return(value, msg["returns"])  # may run a hostile __array__
         except MemoryError:
             return {"status": "memory_limit", "stdout": out.text()}, {}
@@ -197,23 +231,23 @@ class Session:
             k for k, (shape, data) in originals.items()
             if arrays[k].shape != shape or arrays[k].tobytes() != data
         ]
-        header = {
-            "status": "ok", "types": types, "problems": problems, "warnings": warned,
-            "mutated": mutated, "stdout": out.text(), "cpu": cpu, "wall": wall,
-        }
-        return header, {f"out.{k}": v for k, v in result.items()}
+        # only what is there: the usual reply is {"status": "ok"} and its arrays
+        header = {"status": "ok", "types": types, "problems": problems, "warnings": warned,
+                  "mutated": mutated, "stdout": out.text()}
+        return {k: v for k, v in header.items() if v}, {f"out.{k}": v for k, v in result.items()}
 
     def run_calls(self, msg: dict, arrays: dict[str, np.ndarray]):
-        """The replies to a ``calls`` frame, one per call as it finishes: call ``i``'s arrays
-        are the next ``n`` of the frame, named ``"i:name"``."""
+        """The replies to a ``calls`` frame, one per call as it finishes. A call names a
+        preloaded case (``"case": ref``: fresh copies of the zygote's arrays) or carries its
+        own inputs (``"scalars"`` and the next ``n`` arrays of the frame)."""
         function, returns = msg["function"], msg["returns"]
-        items = iter(arrays.items())
-        for call in msg["calls"]:
-            mine = {}
-            for _ in range(call["n"]):
-                name, value = next(items)
-                mine[name.partition(":")[2]] = value
-            header, out = self.call({"function": function, "returns": returns, "scalars": call["scalars"]}, mine)
+        for call, mine in split_arrays(msg["calls"], arrays):
+            ref, originals = call.get("case"), None
+            if ref is not None:
+                held = self.preloaded[ref]  # the grader names only cases it preloaded here
+                mine, originals = {k: v.copy() for k, v in held.arrays.items()}, held.original
+            scalars = held.scalars if ref is not None else call["scalars"]
+            header, out = self.call({"function": function, "returns": returns, "scalars": scalars}, mine, originals)
             header["seq"] = call["seq"]
             yield header, out
 
@@ -245,8 +279,10 @@ def warm_up(rounds: int = 32) -> None:
     session = Session(None, isolation.Limits(), SimpleNamespace(functions=[fn]))
     session.namespace = {"warm": lambda X, params: (X @ params["W"], float(X.sum()))}
     returns = {"kind": "tuple", "outs": [["Y", False], ["s", True]]}
-    case = Encoded.of({"X": np.ones((4, 3)), "params.W": np.ones((3, 2))})
-    calls = [{"seq": i, "scalars": {}, "n": len(case.names)} for i in range(2)]
+    arrays = {"X": np.ones((4, 3)), "params.W": np.ones((3, 2))}
+    case = Encoded.of(arrays)
+    session.preloaded = {"held": Inputs.frozen({}, {k: v.copy() for k, v in arrays.items()})}
+    calls = [{"seq": i, "scalars": {}, "n": len(case.names)} for i in range(2)] + [{"seq": 2, "case": "held"}]
     frame = encode({"op": "calls", "function": "warm", "returns": returns, "calls": calls},
                    Encoded.concat([(f"{i}:", case) for i in range(2)]))
     for _ in range(rounds):
@@ -286,11 +322,12 @@ def load_assignment(path: str, source: str | None = None):
 def run(fd: int, *, assignment_file: str, workdir: str, uid: int | None, limits: isolation.Limits,
         confinement: isolation.Confinement = isolation.Confinement(), assignment=None,
         secrets: list[str] | None = None, namespaces: tuple[list[str], str] | None = None,
-        write_fd: int | None = None) -> None:
+        write_fd: int | None = None, preloaded: dict[str, Inputs] | None = None) -> None:
     """Confine this process, then serve requests on ``fd`` (replies on ``write_fd`` if given,
     else on ``fd`` too) until the grader closes it.
     The zygote passes what it prepared once for all its workers: the ``assignment`` already
-    loaded, the ``secrets`` list and the ``namespaces`` it entered (see :func:`isolation.confine`)."""
+    loaded, the ``secrets`` list, the ``namespaces`` it entered (see :func:`isolation.confine`)
+    and the ``preloaded`` case inputs."""
     if assignment is None:  # (the zygote blocked imports before it loaded the assignment for us:
         isolation.block_imports()  # scanning sys.modules again would copy its pages, ~1.3 ms)
         assignment = load_assignment(assignment_file)  # before file access is dropped
@@ -300,7 +337,7 @@ def run(fd: int, *, assignment_file: str, workdir: str, uid: int | None, limits:
     active.append("import_blocker")
     channel = Channel(fd, INPUT_DTYPES, write_fd=write_fd)
     channel.send({"status": "ready", "protections": active})
-    Session(channel, limits, assignment).serve()
+    Session(channel, limits, assignment, preloaded).serve()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,14 +1,16 @@
 """The fork server: ``python -m autograder.zygote --ctrl FD``.
 
 Started as a fresh interpreter by :class:`autograder.run.Sandbox`, so its memory holds numpy and
-this package's worker code and nothing else: no torch, no reference solution, no hidden case.
+this package's worker code and nothing else: no torch, no reference solution, no seed, no
+expected output; at most the inputs of the cases its workers are sent anyway (preloaded).
 It forks one worker per request (receiving the worker's socket over the control socket), and
 on request kills and reaps it, sweeping every process of the sandbox uid and any orphan
 re-parented to it (it is their subreaper).
 
 Control messages are JSON datagrams on a SOCK_SEQPACKET socket:
 ``{"op": "ping"}``, ``{"op": "fork", "workdir", "assignment_file"[, "assignment_source"]}`` + 1 fd,
-``{"op": "reap", "pid"}``.
+``{"op": "reap", "pid"}``, ``{"op": "preload"}`` + 1 fd (a batch's case inputs as transport
+frames on that fd, until it closes: see :meth:`autograder.run.Sandbox.preload`).
 """
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ import socket
 
 from . import isolation, worker
 from .run import describe_exit
+from .transport import INPUT_DTYPES, Channel, Closed, TransportError
 
 PR_SET_CHILD_SUBREAPER = 36
 
@@ -70,6 +73,11 @@ def main(argv: list[str] | None = None) -> None:
                 reply = {"error": f"could not start a worker: {exc}"}
         elif req["op"] == "reap":
             reply = {"status": zygote.reap(req["pid"])}
+        elif req["op"] == "preload" and fds:
+            try:
+                reply = {"preloaded": zygote.preload(fds[0])}
+            except (TransportError, KeyError, TypeError) as exc:
+                reply = {"error": f"could not read the inputs: {exc!r}"}
         else:
             reply = {"error": f"unknown op {req['op']!r}"}
         for fd in fds:
@@ -87,6 +95,7 @@ class Zygote:
         self.secrets, self.namespaces = secrets, namespaces
         self.workdirs: dict[int, str] = {}  #: worker pid -> its mounted work dir
         self.assignments: dict[str, object] = {}
+        self.preloaded: dict[str, worker.Inputs] = {}  #: ref -> a case's inputs, for every worker
 
     def assignment(self, path: str, source: str | None):
         """The public, numpy-only assignment definition, loaded once per zygote (with the
@@ -98,6 +107,23 @@ class Zygote:
             isolation.block_imports()
             self.assignments[path] = worker.load_assignment(path, source)
         return self.assignments[path]
+
+    def preload(self, fd: int) -> int:
+        """Read ``preload`` frames from ``fd`` until the grader closes it; returns how many
+        cases this request carried. The arrays are decoded (and checked) here, once, and
+        frozen: each worker copies a case's arrays for each call on it."""
+        channel, count = Channel(os.dup(fd), INPUT_DTYPES), 0
+        try:
+            while True:
+                try:
+                    msg, arrays = channel.recv()
+                except Closed:
+                    return count
+                for case, mine in worker.split_arrays(msg["cases"], arrays):
+                    self.preloaded[case["ref"]] = worker.Inputs.frozen(case["scalars"], mine)
+                    count += 1
+        finally:
+            channel.close()
 
     def fork(self, ctrl: socket.socket, fd: int, req: dict) -> int:
         try:
@@ -127,7 +153,7 @@ class Zygote:
             signal.signal(signal.SIGINT, signal.SIG_DFL)
             worker.run(fd, assignment_file=req["assignment_file"], workdir=workdir, uid=self.uid,
                        limits=self.limits, confinement=self.confinement, assignment=assignment,
-                       secrets=self.secrets, namespaces=(shared, fs_mode))
+                       secrets=self.secrets, namespaces=(shared, fs_mode), preloaded=self.preloaded)
         except BaseException:  # noqa: BLE001 - the worker must never return into the zygote loop
             code = 70
         finally:

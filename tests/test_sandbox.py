@@ -157,7 +157,7 @@ def test_reply_fields_are_sanitised():
                "error": {"type": ["TypeError"], "message": 5}}
     result = _call_result(hostile, {"out.s": np.zeros(2), "out.t": np.zeros(1, dtype=np.float64)}, 0.1, 0.1,
                           inputs={"X"})
-    assert result.types == {"s": {"type": ""}}
+    assert result.types == {"s": {"type": ""}, "t": {"type": "numpy.ndarray", "dtype": "float64", "shape": [1]}}
     assert result.warnings == ["overflow"] and result.mutated == ["X"]
     assert "\x1b" not in result.stdout and "\x00" not in result.stdout and len(result.stdout) < 17000
     result.stdout.encode("utf-8")
@@ -436,6 +436,56 @@ def test_no_leaks_across_many_workers():
         assert after == before and after[2:] == (0, 0)
         tmp = box.tmp
     assert not tmp.exists()
+
+
+@pytest.mark.skipif(not LINUX, reason="zygote (fork server)")
+def test_preloaded_inputs_go_by_ref_and_every_call_gets_fresh_copies(monkeypatch):
+    """A case the zygote holds is sent as its ref alone, and each call gets copies. A worker
+    that digs the zygote's frozen originals out of its stack and overwrites them spoils only
+    its own later calls (it is a fork: its memory is its own); the next worker sees the truth."""
+    from autograder.run import Request
+
+    vandal = textwrap.dedent("""
+        import sys
+        import numpy as np
+        def sigmoid(z):
+            total = float(z.sum())
+            z *= 100.0  # an input written in place: reported, and gone by the next call
+            frame = sys._getframe()
+            while frame is not None:
+                held = getattr(frame.f_locals.get("self"), "preloaded", None)
+                for inputs in (held or {}).values():
+                    for arr in inputs.arrays.values():
+                        arr.flags.writeable = True
+                        arr[:] = -1.0
+                frame = frame.f_back
+            return np.full(z.shape, total)
+    """)
+    honest = "import numpy as np\ndef sigmoid(z):\n    return np.full(z.shape, float(z.sum()))\n"
+    req = Request.of({"z": np.arange(4.0)})
+    sent = []
+    real_send = Channel.send
+    monkeypatch.setattr(Channel, "send", lambda self, header, arrays=None, timeout=None: (
+        sent.append((header, arrays)), real_send(self, header, arrays, timeout))[1])
+    with Sandbox() as box:
+        box.preload([req])
+        assert box.preloaded == {req.ref}
+        box.preload([req])  # already there: nothing sent
+        with Submission(box, vandal, ASSIGNMENT_FILE) as sub:
+            assert sub.load().status == "loaded"
+            first, second = [c for _, c in sub.calls("sigmoid", [req, req], SIGMOID, 5)]
+        assert first.status == "ok" and first.mutated == ["z"]
+        np.testing.assert_array_equal(first.outputs["s"], np.full(4, 6.0))  # 0 + 1 + 2 + 3
+        np.testing.assert_array_equal(second.outputs["s"], np.full(4, -4.0))  # its own doing, in its own fork
+        with Submission(box, honest, ASSIGNMENT_FILE) as sub:
+            assert sub.load().status == "loaded"
+            call = sub.call("sigmoid", req, SIGMOID, 5)
+        assert call.status == "ok" and not call.mutated
+        np.testing.assert_array_equal(call.outputs["s"], np.full(4, 6.0))
+    calls = [(h, a) for h, a in sent if h.get("op") == "calls"]
+    assert len(calls) == 2 and all(h["calls"] == [{"seq": c["seq"], "case": req.ref} for c in h["calls"]]
+                                   and not a.names for h, a in calls)
+    assert sum(1 for h, _ in sent if "cases" in h) == 1
 
 
 @pytest.mark.slow
