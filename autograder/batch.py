@@ -6,7 +6,7 @@ Layout of one run::
       ├─ Pool (autograder.pool): N sandboxes (zygotes started before torch or the reference is
       │        loaded), one Grader prepared once (cases and oracle outputs), N grader processes
       │        forked from it, each grading one submission at a time in its own sandbox
-      ├─ one thread per slot: hand it the next submission, receive its JSON record
+      ├─ one thread per slot: keep two submissions handed to it, file each JSON record
       └─ the results log (one writer, fsync per record); gradebook, feedback files and the
          class report are rebuilt from the log at the end (atomically)
 
@@ -23,14 +23,12 @@ import atexit
 import io
 import json
 import math
-import queue
 import socket
 import sys
 import tempfile
 import threading
 import time
 import zipfile
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -115,10 +113,12 @@ def run_batch(assignment: str, submissions: str | Path, *, out: str | Path, work
         bar = _progress(len(found.items), skipped, progress)
         bar_lock = threading.Lock()
 
+        host = socket.gethostname()
+
         def on_record(item: Item, verdict: dict) -> None:
             record = {"id": item.id, "sha256": item.sha256, **verdict,
                       "students": [s.to_plain() for s in item.students], "meta": item.meta,
-                      "source": _relative(item.path, found.root), "host": verdict.get("host") or socket.gethostname(),
+                      "source": _relative(item.path, found.root), "host": verdict.get("host") or host,
                       "graded_at": round(time.time(), 3)}
             if record["grader_version"] != version:
                 raise BatchError(f"a worker graded with {record['grader_version']}, this run is {version}: "
@@ -143,7 +143,7 @@ def run_batch(assignment: str, submissions: str | Path, *, out: str | Path, work
                                            version=version)
                 startup = time.perf_counter() - t_grade
                 t_grade = time.perf_counter()
-                _run_local(pool, todo, on_record)
+                pool.grade_all(todo, on_record)
         else:
             startup = 0.0
         grading = time.perf_counter() - t_grade
@@ -188,37 +188,6 @@ def _progress(total: int, initial: int, enabled: bool):
                 dynamic_ncols=True, smoothing=0.05, file=sys.stderr, postfix={"failures": 0})
 
 
-def _run_local(pool: Pool, todo: list[Item], on_record) -> None:
-    """One thread per sandbox; each takes the next submission until none is left."""
-    work: queue.Queue = queue.Queue()
-    for item in todo:
-        work.put(item)
-    errors: list[BaseException] = []
-    stop = threading.Event()
-
-    def slot() -> None:
-        while not stop.is_set():
-            try:
-                item = work.get_nowait()
-            except queue.Empty:
-                return
-            try:
-                on_record(item, pool.grade(item.path))
-            except BaseException as exc:  # noqa: BLE001 - oracle disagreement, disk full: stop all
-                errors.append(exc)
-                stop.set()
-                return
-
-    threads = [threading.Thread(target=slot, name=f"bpgrade-slot-{i}", daemon=True)
-               for i in range(pool.workers)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    if errors:
-        raise errors[0]
-
-
 # ------------------------------------------------------------------ Dask
 
 def _pack(item: Item) -> tuple[str, bytes]:
@@ -259,17 +228,17 @@ def grade_chunk(assignment: str, seed: int | None, base: str | None,
     """Runs on a Dask worker: grade (id, file name, bytes) payloads with this process's Pool
     (built once, cached), in parallel over its sandboxes. Returns plain (id, verdict) pairs."""
     pool = _worker_pool(assignment, seed, base)
+    host = socket.gethostname()
     with tempfile.TemporaryDirectory(prefix="bpgrade-chunk-") as tmp:
-        def one(payload):
-            sid, name, data = payload
-            folder = Path(tmp) / sid
-            folder.mkdir()
-            path = folder / name
-            path.write_bytes(data)
-            return sid, {**pool.grade(path), "host": socket.gethostname()}
-
-        with ThreadPoolExecutor(pool.workers) as ex:
-            return list(ex.map(one, payloads))
+        paths = {}
+        for sid, name, data in payloads:
+            (Path(tmp) / sid).mkdir()
+            paths[sid] = Path(tmp) / sid / name
+            paths[sid].write_bytes(data)
+        verdicts: dict[str, dict] = {}
+        pool.grade_all(list(paths), lambda sid, verdict: verdicts.__setitem__(sid, {**verdict, "host": host}),
+                       path=paths.__getitem__)
+        return [(sid, verdicts[sid]) for sid, _, _ in payloads]
 
 
 def _run_dask(address: str, assignment: str, seed: int | None, base: Path | None, todo: list[Item],

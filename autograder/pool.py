@@ -27,12 +27,15 @@ import struct
 import sys
 import threading
 import time
+from collections import deque
 from pathlib import Path
+from typing import Any, Callable
 
 from . import project
 from .gradebook import DONE
 
 GRADER_ERROR = "grader_error"
+PREFETCH = 2  #: submissions handed to a grader process at once (it never waits for the next)
 
 
 class PoolError(Exception):
@@ -94,6 +97,57 @@ class Pool:
                     if self._alive == 0:
                         self._free.put(None)
 
+    def grade_all(self, items: list, on_record: Callable[[Any, dict], None], *,
+                  path: Callable[[Any], Path] = lambda item: item.path, ahead: int = PREFETCH) -> None:
+        """Grade every item, calling ``on_record(item, verdict)`` as each is done (from the
+        slots' threads, one per slot). Each slot has up to ``ahead`` submissions handed over,
+        so its grader process starts the next one while ours files the last verdict. A slot
+        whose grader process dies hands the submissions still queued in it to the others.
+        Raises OracleDisagreement (a grader bug), the first error of ``on_record``, or
+        PoolError when every grader process has died with submissions left."""
+        work: queue.Queue = queue.Queue()
+        for item in items:
+            work.put(item)
+        errors: list[BaseException] = []
+        stop = threading.Event()
+
+        def run(slot) -> None:
+            handed: deque = deque()
+            try:
+                while not stop.is_set():
+                    while len(handed) < ahead and not slot.dead:
+                        try:
+                            item = work.get_nowait()
+                        except queue.Empty:
+                            break
+                        handed.append(item)
+                        slot.submit(path(item))
+                    if not handed:
+                        return
+                    item = handed.popleft()
+                    on_record(item, slot.collect())
+                    if slot.dead:
+                        return
+            except BaseException as exc:  # noqa: BLE001 - oracle disagreement, disk full: stop all
+                errors.append(exc)
+                stop.set()
+            finally:
+                for item in handed:  # never graded here: another slot (or a later run) takes them
+                    work.put(item)
+
+        while not work.empty() and not stop.is_set():
+            live = [slot for slot in self.slots if not slot.dead]
+            if not live:
+                raise PoolError("every grader process of the pool has died")
+            threads = [threading.Thread(target=run, args=(slot,), name=f"bpgrade-slot-{i}", daemon=True)
+                       for i, slot in enumerate(live)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+        if errors:
+            raise errors[0]
+
     def close(self) -> None:
         if self._closed:
             return
@@ -147,6 +201,13 @@ class LocalSlot:
         self.grader, self.box, self.limits, self.version = grader, box, limits, version
         self.replaced: list = []  #: sandboxes this slot started itself (it closes them)
         self.dead = False
+        self._handed: deque = deque()  #: submitted, not yet collected
+
+    def submit(self, path: Path) -> None:
+        self._handed.append(path)
+
+    def collect(self) -> dict:
+        return self.grade(self._handed.popleft())
 
     def grade(self, path: Path) -> dict:
         from .oracle import OracleDisagreement
@@ -204,12 +265,22 @@ class ForkedSlot:
                 os._exit(code)
         theirs.close()
         self.pid, self.sock, self.local, self.dead = pid, ours, local, False
+        self._failure: BaseException | None = None
 
-    def grade(self, path: Path) -> dict:
+    def submit(self, path: Path) -> None:
+        """Hand the grader process a submission; it grades them in the order handed over."""
+        try:
+            _send(self.sock, {"path": str(path)})
+        except OSError as exc:  # it died: collect() reports it
+            self._failure = self._failure or exc
+
+    def collect(self) -> dict:
+        """The verdict on the oldest submission handed over and not yet collected."""
         from .oracle import OracleDisagreement
 
         try:
-            _send(self.sock, {"path": str(path)})
+            if self._failure is not None:
+                raise self._failure
             reply = _recv(self.sock)
         except (OSError, EOFError, ValueError) as exc:
             self.dead = True
@@ -219,6 +290,10 @@ class ForkedSlot:
         if "fatal" in reply:
             raise OracleDisagreement(reply["fatal"])
         return reply["record"]
+
+    def grade(self, path: Path) -> dict:
+        self.submit(path)
+        return self.collect()
 
     def close(self) -> None:
         try:

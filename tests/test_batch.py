@@ -181,6 +181,36 @@ def test_interrupted_then_resumed_equals_uninterrupted(pool, tmp_path):
     assert [r["submission_id"] for r in _rows(part)].count("s00000") == 1
 
 
+def test_a_grader_process_that_dies_costs_only_its_current_submission(tmp_path):
+    """Each grader process has two submissions handed to it: when one is SIGKILLed, the one
+    it was grading gets a grader_error record and the one queued behind it goes to the other
+    slot; every other submission is graded, each exactly once."""
+    import os
+
+    make_batch(tmp_path / "in", 10, seed=3)
+    with Pool("mse_two_layer", workers=2) as own:
+        assert own.processes
+        victim = own.slots[0].pid
+        original = gradebook.ResultsLog.append
+
+        def append_then_kill(log, record):
+            original(log, record)
+            if len(log.records) == 1:
+                os.kill(victim, signal.SIGKILL)
+
+        gradebook.ResultsLog.append = append_then_kill
+        try:
+            summary = run_batch("mse_two_layer", tmp_path / "in", out=tmp_path / "out", pool=own, progress=False)
+        finally:
+            gradebook.ResultsLog.append = original
+        assert own.slots[0].dead and not own.slots[1].dead
+    records = [json.loads(line) for line in (tmp_path / "out" / "results.jsonl").read_text().splitlines()]
+    assert sorted(r["id"] for r in records) == [f"s{i:05d}" for i in range(10)]
+    errors = [r for r in records if r["status"] == "grader_error"]
+    assert len(errors) == 1 and "grader process died" in errors[0]["error"]
+    assert summary.grader_errors == 1 and summary.graded == 10
+
+
 # ------------------------------------------------------------------ slow: CLI, SIGKILL, Dask
 
 def _cli(*args, **kwargs):
