@@ -391,8 +391,9 @@ def _grade_parts(report: Report, grader: Grader, sub: Submission) -> None:
             continue
         # one pipelined run over the group's cases; after a timeout (or repeated crashes) the
         # rest are not run, so a submission that hangs or dies everywhere costs seconds
+        # answers may come batched (one wake-up per frame) unless a part judges each call's CPU time
         calls = dict(sub.calls(fn.name, [grader.request(case) for case in cases], fn.returns.to_plain(), spec.time_limit,
-                               max_crashes=MAX_CRASHES))
+                               max_crashes=MAX_CRASHES, batched=not any(p.budget for p in parts)))
         timed_out = any(call.status == "timeout" for call in calls.values())
         not_run = (CallResult("timeout", detail="an earlier case of this part timed out; not run") if timed_out else
                    CallResult("crashed", detail=f"an earlier case crashed the worker {MAX_CRASHES} times; not run"))
@@ -443,7 +444,7 @@ def _smallest_failing(grader: Grader, part: Part, group_part: Part, sub: Submiss
             todo = todo[:max(0, SHRINK_CALLS - len(cache))]
             if todo:
                 for index, call in sub.calls(fn.name, [grader.request(c) for c in todo], fn.returns.to_plain(),
-                                             spec.time_limit, max_crashes=1):
+                                             spec.time_limit, max_crashes=1, batched=True):  # no budget judged
                     cache[todo[index].id] = call
             for candidate in wave:
                 call = cache.get(candidate.id)

@@ -452,7 +452,7 @@ class Submission:
 
     def calls(self, function: str, inputs_list: "list[dict | Request]", returns: dict, timeout: float, *,
               window: int = PIPELINE_CALLS, window_bytes: int = PIPELINE_BYTES,
-              max_crashes: int | None = None) -> Iterator[tuple[int, CallResult]]:
+              max_crashes: int | None = None, batched: bool = False) -> Iterator[tuple[int, CallResult]]:
         """Call ``function`` once per inputs, pipelined: up to ``window`` calls (and
         ``window_bytes`` of inputs; a larger call goes alone) go to the worker in one frame, so
         neither the round trip nor the framing is paid per call; inputs the sandbox preloaded
@@ -465,6 +465,13 @@ class Submission:
 
         The worker reads a whole frame before it answers, and the next frame is sent only once
         every answer is in: neither side can block writing while the other does (no deadlock).
+
+        ``batched``: the worker may hold a frame's answers back and write them together (at
+        most ``worker.FLUSH_AFTER`` late): one wake-up per frame instead of per call, but a
+        call's ``cpu`` then includes the calls answered with it, so parts with a time budget
+        must not ask for it. A timeout or crash while answers may be held back is not blamed
+        on the oldest pending call: the pending calls run again in a fresh worker answering
+        call by call, which finds the call at fault.
         """
         requests = [r if isinstance(r, Request) else Request.of(r) for r in inputs_list]
         held = self.sandbox.preloaded  # inputs every worker of this sandbox already has
@@ -496,8 +503,10 @@ class Submission:
                             calls.append({"seq": wp.seq, "scalars": req.scalars, "n": len(req.arrays.names)})
                             tail.append((f"{len(tail)}:", req.arrays))
                         pending.append((index, wp.seq))
-                    wp.channel.send({"op": "calls", "function": function, "returns": returns, "calls": calls},
-                                    Encoded.concat(tail), timeout=timeout)
+                    frame = {"op": "calls", "function": function, "returns": returns, "calls": calls}
+                    if batched:
+                        frame["reply"] = "batched"
+                    wp.channel.send(frame, Encoded.concat(tail), timeout=timeout)
                     wp.mark = (time.perf_counter(), wp.cpu())
                     next_index = batch[-1] + 1
                 index, seq = pending[0]
@@ -507,19 +516,22 @@ class Submission:
                                               max_bytes=cap)
                 if header.get("seq") != seq:
                     raise TransportError("a reply out of sequence (a frame not sent by the worker's call loop)")
-            except Timeout:
-                index = pending[0][0] if pending else next_index
-                started = wp.mark[0]
-                self._drop()
-                self.restarts += 1
-                yield index, CallResult("timeout", detail=f"no answer within {timeout:g} s",
-                                        wall=time.perf_counter() - started)
-                return
-            except (Closed, TransportError, OSError) as exc:
+            except (Timeout, Closed, TransportError, OSError) as exc:
+                if batched and len(pending) > 1:
+                    # answers may be held back in the worker: run the pending calls again, one answer each
+                    next_index, batched = pending[0][0], False
+                    pending.clear()
+                    self._drop()
+                    self.restarts += 1
+                    continue
                 index = pending[0][0] if pending else next_index
                 started = wp.mark[0]
                 status = self._drop()
                 self.restarts += 1
+                if isinstance(exc, Timeout):
+                    yield index, CallResult("timeout", detail=f"no answer within {timeout:g} s",
+                                            wall=time.perf_counter() - started)
+                    return
                 detail = status if isinstance(exc, (Closed, BrokenPipeError)) else f"{exc}; {status}"
                 yield index, CallResult("crashed", detail=detail, wall=time.perf_counter() - started)
                 crashes += 1

@@ -251,9 +251,17 @@ class Channel:
 
     def send(self, header: dict, arrays: "dict[str, np.ndarray] | Encoded | None" = None,
              timeout: float | None = None) -> None:
+        self.send_all([(header, arrays)], timeout)
+
+    def send_all(self, frames: "list[tuple[dict, dict[str, np.ndarray] | Encoded | None]]",
+                 timeout: float | None = None) -> None:
+        """Several frames in one write (the peer reads them as if sent one by one)."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        parts, size = _frame_parts(header, arrays)
-        view = memoryview(b"".join([_U64.pack(size), *parts]))
+        chunks = []
+        for header, arrays in frames:
+            parts, size = _frame_parts(header, arrays)
+            chunks += [_U64.pack(size), *parts]
+        view = memoryview(b"".join(chunks))
         while view:
             try:
                 n = os.write(self.write_fd, view)

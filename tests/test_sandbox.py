@@ -488,6 +488,38 @@ def test_preloaded_inputs_go_by_ref_and_every_call_gets_fresh_copies(monkeypatch
     assert sum(1 for h, _ in sent if "cases" in h) == 1
 
 
+BEHAVES_BY_CASE = textwrap.dedent("""
+    import os, time
+    import numpy as np
+    def sigmoid(z):
+        if z[0] == 3.0:
+            time.sleep(100)   # case 3 hangs
+        if z[0] == 5.0:
+            os._exit(9)       # case 5 kills the worker
+        if z[0] == 7.0:
+            time.sleep(0.3)   # case 7 is slow, within the time limit
+        return z + 1.0
+""")
+
+
+@pytest.mark.parametrize("batched", [False, True])
+def test_batched_answers_blame_the_call_at_fault(sandbox, batched):
+    """With answers held back and written together, a hang or a crash is still pinned on the
+    call that caused it (the pending calls rerun answering one by one); the calls before it
+    keep their results, and the calls after a crash are resumed in a fresh worker."""
+    inputs = [{"z": np.full(2, float(i))} for i in range(9)]
+    with Submission(sandbox, BEHAVES_BY_CASE, ASSIGNMENT_FILE) as sub:
+        assert sub.load().status == "loaded"
+        t = time.monotonic()
+        hang = dict(sub.calls("sigmoid", inputs[:5], SIGMOID, 0.5, batched=batched))
+        assert [hang[i].status for i in range(3)] == ["ok"] * 3 and hang[3].status == "timeout"
+        assert 4 not in hang and time.monotonic() - t < 3
+        rest = dict(sub.calls("sigmoid", inputs[4:], SIGMOID, 0.5, batched=batched))
+    assert {i + 4: c.status for i, c in rest.items()} == {4: "ok", 5: "crashed", 6: "ok", 7: "ok", 8: "ok"}
+    assert "code 9" in rest[1].detail
+    np.testing.assert_array_equal(rest[3].outputs["s"], np.full(2, 8.0))
+
+
 @pytest.mark.slow
 def test_spawn_fallback_grades_like_the_zygote():
     from autograder.grade import grade
