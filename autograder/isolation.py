@@ -44,7 +44,9 @@ FORBIDDEN_MODULES = (
     "chainer", "tinygrad", "mlx", "keras", "numdifftools", "sympy",
 )
 
-#: Imported in the zygote so they stay importable once the worker has lost file access.
+#: Imported in the zygote so they stay importable once the worker has lost file access. Each
+#: costs every worker's fork and exit something: unittest.mock (asyncio and all) made them
+#: ~2 ms dearer (bench/bench_isolation.py), so it is not offered.
 PREIMPORT = (
     "math", "cmath", "itertools", "functools", "collections", "operator", "random",
     "statistics", "typing", "dataclasses", "numbers", "decimal", "fractions", "copy",
@@ -53,7 +55,7 @@ PREIMPORT = (
     "struct", "hashlib", "inspect", "gc", "atexit", "weakref", "pickle", "glob", "fnmatch",
     "shutil", "tempfile", "mmap", "signal", "socket", "select", "threading", "subprocess",
     "ctypes", "ctypes.util", "platform", "importlib", "importlib.util", "importlib.machinery",
-    "unittest", "unittest.mock", "zlib", "base64", "binascii", "csv", "argparse", "logging",
+    "unittest", "zlib", "base64", "binascii", "csv", "argparse", "logging",
     "encodings.idna", "encodings.latin_1", "encodings.ascii",
     "resource",  # confine() sets the rlimits with it
     "numpy", "numpy.linalg", "numpy.random", "numpy.fft", "numpy.polynomial",
