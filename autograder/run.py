@@ -75,7 +75,7 @@ class CallResult:
     process of the sandbox uid. Taken just before the request is sent and just after the reply
     is read, so it includes decoding inputs and encoding outputs (tens of microseconds) and
     any CPU a background thread burned since the previous call. 0.0 when the call did not
-    complete (timeout, crash) or the platform has no such clock.
+    complete (timeout, crash), was answered batched, or the platform has no such clock.
     """
 
     status: str  # ok | error | timeout | crashed | memory_limit | not_loaded
@@ -412,6 +412,9 @@ class Submission:
         wp = self.sandbox.start(self.assignment_file)
         self.worker = wp
         try:
+            # the source waits in the channel while the worker confines itself: it reads it only
+            # after its "ready" (no round trip between the two)
+            wp.channel.send({"op": "load", "source": self.source}, timeout=START_TIMEOUT)
             # sent after confinement and before any student code runs: still the worker's own word
             ready, _ = wp.channel.recv(timeout=START_TIMEOUT, max_bytes=65536)
             worker_side = ready.get("protections") if ready.get("status") == "ready" else None
@@ -419,7 +422,6 @@ class Submission:
                 raise TransportError("the worker did not report ready")
             self.protections = [*self.sandbox.grader_protections, *(_text(p, 64) for p in worker_side[:64])]
             wp.alone = "seccomp_no_processes" in self.protections
-            wp.channel.send({"op": "load", "source": self.source}, timeout=self.load_timeout)
             reply, _ = wp.channel.recv(timeout=self.load_timeout, max_bytes=1024 * 1024)
         except Timeout:
             result = LoadResult("timeout", detail=f"loading the file took longer than {self.load_timeout:g} s")
@@ -468,7 +470,7 @@ class Submission:
 
         ``batched``: the worker may hold a frame's answers back and write them together (at
         most ``worker.FLUSH_AFTER`` late): one wake-up per frame instead of per call, but a
-        call's ``cpu`` then includes the calls answered with it, so parts with a time budget
+        call's CPU time is then not its own, so it is not measured and parts with a time budget
         must not ask for it. A timeout or crash while answers may be held back is not blamed
         on the oldest pending call: the pending calls run again in a fresh worker answering
         call by call, which finds the call at fault.
@@ -507,7 +509,7 @@ class Submission:
                     if batched:
                         frame["reply"] = "batched"
                     wp.channel.send(frame, Encoded.concat(tail), timeout=timeout)
-                    wp.mark = (time.perf_counter(), wp.cpu())
+                    wp.mark = (time.perf_counter(), None if batched else wp.cpu())
                     next_index = batch[-1] + 1
                 index, seq = pending[0]
                 started, cpu0 = wp.mark
@@ -541,7 +543,7 @@ class Submission:
                 pending.clear()
                 continue
             pending.popleft()
-            now, cpu1 = time.perf_counter(), wp.cpu()
+            now, cpu1 = time.perf_counter(), None if batched else wp.cpu()
             wp.mark = (now, cpu1)  # the worker starts on the next call as it answers this one
             cpu = max(0.0, cpu1 - cpu0) if cpu0 is not None and cpu1 is not None else 0.0
             yield index, _call_result(header, out, now - started, cpu, inputs=requests[index].arrays.names)
