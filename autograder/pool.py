@@ -17,6 +17,7 @@ process that dies costs its current submission (a ``grader_error`` record) and n
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -79,15 +80,17 @@ class Pool:
         self._alive = len(self.slots)
         self._lock = threading.Lock()
 
-    def grade(self, path: Path) -> dict:
-        """The verdict part of a record for the submission at ``path``. Never raises for a
-        submission's behaviour; raises OracleDisagreement (a grader bug: stop everything)."""
+    @contextlib.contextmanager
+    def _borrow(self):
+        """A free slot for as long as the block runs (callers on many threads share the
+        slots: a Dask worker runs several chunks at once); a slot that died is not returned,
+        and when the last one dies every waiting borrower gets PoolError."""
         slot = self._free.get()
         if slot is None:  # the wake-up left by the last slot to die
             self._free.put(None)
             raise PoolError("every grader process of the pool has died")
         try:
-            return slot.grade(path)
+            yield slot
         finally:
             if not slot.dead:
                 self._free.put(slot)
@@ -97,12 +100,18 @@ class Pool:
                     if self._alive == 0:
                         self._free.put(None)
 
+    def grade(self, path: Path) -> dict:
+        """The verdict part of a record for the submission at ``path``. Never raises for a
+        submission's behaviour; raises OracleDisagreement (a grader bug: stop everything)."""
+        with self._borrow() as slot:
+            return slot.grade(path)
+
     def grade_all(self, items: list, on_record: Callable[[Any, dict], None], *,
                   path: Callable[[Any], Path] = lambda item: item.path, ahead: int = PREFETCH) -> None:
-        """Grade every item, calling ``on_record(item, verdict)`` as each is done (from the
-        slots' threads, one per slot). Each slot has up to ``ahead`` submissions handed over,
-        so its grader process starts the next one while ours files the last verdict. A slot
-        whose grader process dies hands the submissions still queued in it to the others.
+        """Grade every item, calling ``on_record(item, verdict)`` as each is done (from one
+        thread per slot borrowed). Each slot has up to ``ahead`` submissions handed over, so
+        its grader process starts the next one while ours files the last verdict. A slot whose
+        grader process dies hands the submissions still queued in it to the others.
         Raises OracleDisagreement (a grader bug), the first error of ``on_record``, or
         PoolError when every grader process has died with submissions left."""
         work: queue.Queue = queue.Queue()
@@ -111,36 +120,39 @@ class Pool:
         errors: list[BaseException] = []
         stop = threading.Event()
 
-        def run(slot) -> None:
-            handed: deque = deque()
+        def run() -> None:
             try:
-                while not stop.is_set():
-                    while len(handed) < ahead and not slot.dead:
-                        try:
-                            item = work.get_nowait()
-                        except queue.Empty:
-                            break
-                        handed.append(item)
-                        slot.submit(path(item))
-                    if not handed:
-                        return
-                    item = handed.popleft()
-                    on_record(item, slot.collect())
-                    if slot.dead:
-                        return
+                with self._borrow() as slot:
+                    handed: deque = deque()
+                    try:
+                        while not stop.is_set():
+                            while len(handed) < ahead and not slot.dead:
+                                try:
+                                    item = work.get_nowait()
+                                except queue.Empty:
+                                    break
+                                handed.append(item)
+                                slot.submit(path(item))
+                            if not handed:
+                                return
+                            item = handed.popleft()
+                            on_record(item, slot.collect())
+                            if slot.dead:
+                                return
+                    finally:  # never graded here: another slot (or the next round) takes them
+                        for item in handed:
+                            work.put(item)
+            except PoolError:
+                if not work.empty():  # else the last slot died with nothing left to grade
+                    errors.append(PoolError("every grader process of the pool has died"))
+                    stop.set()
             except BaseException as exc:  # noqa: BLE001 - oracle disagreement, disk full: stop all
                 errors.append(exc)
                 stop.set()
-            finally:
-                for item in handed:  # never graded here: another slot (or a later run) takes them
-                    work.put(item)
 
-        while not work.empty() and not stop.is_set():
-            live = [slot for slot in self.slots if not slot.dead]
-            if not live:
-                raise PoolError("every grader process of the pool has died")
-            threads = [threading.Thread(target=run, args=(slot,), name=f"bpgrade-slot-{i}", daemon=True)
-                       for i, slot in enumerate(live)]
+        while not work.empty() and not stop.is_set():  # another round only after a slot died
+            threads = [threading.Thread(target=run, name=f"bpgrade-slot-{i}", daemon=True)
+                       for i in range(len(self.slots))]
             for t in threads:
                 t.start()
             for t in threads:

@@ -244,11 +244,12 @@ class Session:
         own inputs (``"scalars"`` and the next ``n`` arrays of the frame)."""
         function, returns = msg["function"], msg["returns"]
         for call, mine in split_arrays(msg["calls"], arrays):
-            ref, originals = call.get("case"), None
-            if ref is not None:
-                held = self.preloaded[ref]  # the grader names only cases it preloaded here
-                mine, originals = {k: v.copy() for k, v in held.arrays.items()}, held.original
-            scalars = held.scalars if ref is not None else call["scalars"]
+            if "case" in call:
+                held = self.preloaded[call["case"]]  # the grader names only cases it preloaded here
+                scalars, originals = held.scalars, held.original
+                mine = {k: v.copy() for k, v in held.arrays.items()}
+            else:
+                scalars, originals = call["scalars"], None
             header, out = self.call({"function": function, "returns": returns, "scalars": scalars}, mine, originals)
             header["seq"] = call["seq"]
             yield header, out

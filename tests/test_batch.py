@@ -181,6 +181,26 @@ def test_interrupted_then_resumed_equals_uninterrupted(pool, tmp_path):
     assert [r["submission_id"] for r in _rows(part)].count("s00000") == 1
 
 
+def test_concurrent_grade_all_calls_share_the_slots(pool, tmp_path):
+    """Two callers at once (a Dask worker runs several chunks on one pool) each get their own
+    verdicts: a slot is borrowed by one caller at a time."""
+    import threading
+
+    kinds = make_batch(tmp_path / "in", 8, seed=5)
+    paths = {p.stem: p for p in (tmp_path / "in").iterdir()}
+    got: dict[str, float] = {}
+    halves = [sorted(paths)[:4], sorted(paths)[4:]]
+    threads = [threading.Thread(target=pool.grade_all, args=(half, lambda sid, v: got.__setitem__(sid, v["score"])),
+                                kwargs={"path": paths.__getitem__}) for half in halves]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    expected = {sid: pool.grade(paths[sid])["score"] for sid in sorted(paths)}
+    assert got == expected
+    assert {got[sid] for sid, kind in kinds.items() if kind == "correct"} == {20.0}
+
+
 def test_a_grader_process_that_dies_costs_only_its_current_submission(tmp_path):
     """Each grader process has two submissions handed to it: when one is SIGKILLed, the one
     it was grading gets a grader_error record and the one queued behind it goes to the other
