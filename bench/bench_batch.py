@@ -1,17 +1,21 @@
 """Batch grading throughput: 1000 synthetic mse_two_layer submissions, isolation on.
 
-    python bench/bench_batch.py [--n 1000] [--workers N] [--keep DIR]
+    python bench/bench_batch.py [--n 1000] [--workers N] [--repeat 3] [--keep DIR]
 
-Prints throughput (submissions/s, grading only, after start-up), ms per submission, the
-in-process floor (the reference's functions called in this process on the same cases, with the
-same judging, no sandbox) and the ratio between the two, plus peak memory of the whole process
-tree (grader + zygotes + workers).
+Prints, for each of ``--repeat`` runs on one pool, throughput (submissions/s, grading only,
+after start-up), ms per submission, the in-process floor measured right after it (the
+reference's functions called in this process on the same cases, with the same judging, no
+sandbox) and the ratio between the two; then the medians (these machines' speed varies by
+10-20% from one run to the next), plus peak memory of the whole process tree (grader +
+zygotes + workers).
 """
 from __future__ import annotations
 
 import argparse
 import collections
+import json
 import os
+import statistics
 import sys
 import tempfile
 import threading
@@ -93,13 +97,15 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=1000)
     ap.add_argument("--workers", type=int, default=os.cpu_count())
     ap.add_argument("--keep", type=Path, default=None, help="write submissions and output here")
+    ap.add_argument("--repeat", type=int, default=3, help="timed runs (each into a fresh output folder); "
+                    "the machine's speed varies between runs, so the median is reported")
     opts = ap.parse_args()
 
     from autograder.batch import Pool, run_batch
     from autograder.gradebook import current_records
 
     work = opts.keep or Path(tempfile.mkdtemp(prefix="bpgrade-bench-"))
-    subs, out = work / "submissions", work / "out"
+    subs = work / "submissions"
     kinds = make_batch(subs, opts.n, seed=2024)
     mix = collections.Counter("correct" if k == "correct" else "crashing" if k in
                               ("raises", "load_error", "syntax_error", "worker_exit", "missing") else "buggy"
@@ -110,28 +116,37 @@ def main() -> None:
         t0 = time.perf_counter()
         pool = Pool("mse_two_layer", workers=opts.workers)
         startup = time.perf_counter() - t0
+        runs = []  # (summary, mean seconds inside a slot, floor measured right after it)
         try:
-            summary = run_batch("mse_two_layer", subs, out=out, pool=pool, progress=False)
-            floor = in_process_floor(pool.grader, opts.n)
+            for r in range(opts.repeat):
+                out = work / f"out{r + 1}"
+                summary = run_batch("mse_two_layer", subs, out=out, pool=pool, progress=False)
+                records = current_records([json.loads(line) for line in open(out / "results.jsonl")], pool.version)
+                in_slot = statistics.mean(r["seconds"] for r in records)
+                runs.append((summary, in_slot, in_process_floor(pool.grader, opts.n)))
         finally:
             pool.close()
-    import json
 
-    records = current_records([json.loads(line) for line in open(out / "results.jsonl")], pool.version)
-    per_sub = [r["seconds"] for r in records]
-    isolated = summary.seconds / summary.graded
     print(f"start-up (zygotes + torch + oracles for {sum(len(pool.grader.cases(k)) for k in pool.grader._cases)} "
           f"shared cases, once): {startup:.2f} s")
-    print(f"isolated:   {summary.graded} graded in {summary.seconds:.2f} s = {summary.rate:.1f} submissions/s "
-          f"({1000 * isolated:.1f} ms/submission wall with {opts.workers} slots; "
-          f"{1000 * sum(per_sub) / len(per_sub):.1f} ms mean per submission inside its slot)")
-    print(f"in-process floor: {1000 * floor:.1f} ms/submission on 1 core = {1 / floor:.1f} submissions/s "
+    ratios = []
+    for r, (summary, in_slot, floor) in enumerate(runs, 1):
+        isolated = summary.seconds / summary.graded
+        ratios.append(isolated / (floor / opts.workers))
+        print(f"run {r}: {summary.graded} graded in {summary.seconds:.2f} s = {summary.rate:.1f} submissions/s "
+              f"({1000 * isolated:.1f} ms/submission wall with {opts.workers} slots, {1000 * in_slot:.1f} ms "
+              f"inside its slot); floor {1000 * floor:.1f} ms/submission on 1 core; ratio {ratios[-1]:.1f}x "
+              f"(per core {in_slot / floor:.1f}x)")
+    rates = [s.rate for s, _, _ in runs]
+    floor = statistics.median(f for _, _, f in runs)
+    print(f"isolated (median of {len(runs)}): {statistics.median(rates):.1f} submissions/s "
+          f"(range {min(rates):.1f}-{max(rates):.1f})")
+    print(f"in-process floor (median): {1000 * floor:.1f} ms/submission on 1 core = {1 / floor:.1f} submissions/s "
           f"(x{opts.workers} cores ideal: {opts.workers / floor:.1f}/s)")
-    print(f"ratio isolated/floor: {isolated / (floor / opts.workers):.1f}x (per core: "
-          f"{(sum(per_sub) / len(per_sub)) / floor:.1f}x)")
-    print(f"failures (crashed/unloadable): {summary.failures}; peak memory (grader + sandboxes): "
+    print(f"ratio isolated/floor (median of each run's own): {statistics.median(ratios):.1f}x")
+    print(f"failures (crashed/unloadable): {runs[-1][0].failures}; peak memory (grader + sandboxes): "
           f"{mem.peak / 2**20:.0f} MiB")
-    print(f"output: {out}")
+    print(f"output: {work}")
 
 
 if __name__ == "__main__":
