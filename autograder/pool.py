@@ -236,7 +236,7 @@ class LocalSlot:
                 error = f"{type(exc).__name__}: {exc}"
                 self._replace_box()
                 continue
-            return verdict_record(report_json=to_json(report), seconds=time.perf_counter() - t0,
+            return verdict_record(report_json=to_json(report, compact=True), seconds=time.perf_counter() - t0,
                                   version=self.version, restarts=attempt)
         return grader_error(self.version, self.grader.spec.max_score, error)
 

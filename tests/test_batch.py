@@ -114,6 +114,21 @@ def test_one_writer_per_log(tmp_path):
             ResultsLog(tmp_path / "results.jsonl")
 
 
+def test_compact_report_json_rebuilds_the_same_report():
+    """The log stores reports compactly (case fields at their defaults left out); rebuilt
+    from it, the report is the one graded."""
+    from autograder.report import CaseResult, PartResult, Report, to_json
+
+    cases = [CaseResult("p[N=2,case=0]", True, rel_error=1e-17, shape="N=2"),
+             CaseResult("p[N=3,case=1]", False, "transposed", "`dW` is transposed", "got shape (3, 2)", 1.0, "N=3")]
+    report = Report(assignment="a", title="A", mode="grade", max_score=2.0, oracles=["reference"], parts=[
+        PartResult(name="p", function="f", max_score=2.0, score=1.0, passed=1, total=2, cases=cases)])
+    compact = to_json(report, compact=True)
+    assert compact["parts"][0]["cases"][0] == {"id": "p[N=2,case=0]", "passed": True, "rel_error": 1e-17, "shape": "N=2"}
+    assert gradebook.report_from_json(json.loads(json.dumps(compact))) == gradebook.report_from_json(to_json(report))
+    assert gradebook.report_from_json(compact).parts[0].cases == cases
+
+
 def test_gradebook_cells_cannot_be_formulas():
     rec = {"id": "s1", "score": 1.0, "max_score": 2.0, "parts": {"p": 1.0}, "status": "done",
            "students": [{"name": "=cmd()", "email": "+x", "sid": "-1"}]}
