@@ -111,8 +111,8 @@ def part_feedback(part: PartResult) -> str:
 
 def to_json(report: Report, *, compact: bool = False) -> dict:
     """The report as plain JSON data. ``compact`` leaves out each case's fields that hold
-    their defaults (a passing case has no code, message or detail): the batch log keeps 117
-    cases per ``mse_two_layer`` submission, and ``CaseResult(**case)`` reads either form."""
+    their defaults (a passing case has no code, message or detail): the batch log keeps every
+    case of every submission, and ``CaseResult(**case)`` reads either form."""
     case_json = _compact_case_json if compact else _case_json
     return {
         "assignment": report.assignment,
