@@ -140,6 +140,7 @@ class Pool:
                             if slot.dead:
                                 return
                     finally:  # never graded here: another slot (or the next round) takes them
+                        slot.drain()  # their verdicts must not reach the slot's next borrower
                         for item in handed:
                             work.put(item)
             except PoolError:
@@ -221,6 +222,10 @@ class LocalSlot:
     def collect(self) -> dict:
         return self.grade(self._handed.popleft())
 
+    def drain(self) -> None:
+        """Forget what was handed over and not collected."""
+        self._handed.clear()
+
     def grade(self, path: Path) -> dict:
         from .oracle import OracleDisagreement
         from .report import to_json
@@ -278,18 +283,32 @@ class ForkedSlot:
         theirs.close()
         self.pid, self.sock, self.local, self.dead = pid, ours, local, False
         self._failure: BaseException | None = None
+        self._outstanding = 0  #: handed over, verdict not yet collected
 
     def submit(self, path: Path) -> None:
         """Hand the grader process a submission; it grades them in the order handed over."""
+        self._outstanding += 1
         try:
             _send(self.sock, {"path": str(path)})
         except OSError as exc:  # it died: collect() reports it
             self._failure = self._failure or exc
 
+    def drain(self) -> None:
+        """Wait out the verdicts handed over and not collected (a caller that stops early
+        must not leave them for the slot's next borrower), discarding them."""
+        from .oracle import OracleDisagreement
+
+        while self._outstanding and not self.dead:
+            try:
+                self.collect()
+            except OracleDisagreement:
+                pass
+
     def collect(self) -> dict:
         """The verdict on the oldest submission handed over and not yet collected."""
         from .oracle import OracleDisagreement
 
+        self._outstanding -= 1
         try:
             if self._failure is not None:
                 raise self._failure

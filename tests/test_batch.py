@@ -216,6 +216,22 @@ def test_concurrent_grade_all_calls_share_the_slots(pool, tmp_path):
     assert {got[sid] for sid, kind in kinds.items() if kind == "correct"} == {20.0}
 
 
+def test_a_caller_that_stops_early_leaves_no_verdict_behind(pool, tmp_path):
+    """A grade_all that stops on an error (here the disk is "full") still has a submission
+    handed to each slot: its verdict is waited out, not left for the slot's next borrower."""
+    make_batch(tmp_path / "in", 8, seed=5)
+    paths = {p.stem: p for p in (tmp_path / "in").iterdir()}
+    scores = {sid: pool.grade(paths[sid])["score"] for sid in sorted(paths)}
+    assert len(set(scores.values())) >= 4  # distinct enough that a verdict swap would show
+
+    def disk_full(sid, verdict):
+        raise OSError("No space left on device")
+
+    with pytest.raises(OSError, match="No space"):
+        pool.grade_all(sorted(paths), disk_full, path=paths.__getitem__)
+    assert {sid: pool.grade(paths[sid])["score"] for sid in sorted(paths)} == scores
+
+
 def test_a_grader_process_that_dies_costs_only_its_current_submission(tmp_path):
     """Each grader process has two submissions handed to it: when one is SIGKILLed, the one
     it was grading gets a grader_error record and the one queued behind it goes to the other
