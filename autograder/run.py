@@ -519,8 +519,12 @@ class Submission:
                 if header.get("seq") != seq:
                     raise TransportError("a reply out of sequence (a frame not sent by the worker's call loop)")
             except (Timeout, Closed, TransportError, OSError) as exc:
-                if batched and len(pending) > 1:
-                    # answers may be held back in the worker: run the pending calls again, one answer each
+                crashed = not isinstance(exc, Timeout)
+                held_back = batched and len(pending) > 1  # answers may be held back in the worker
+                if held_back and crashed:
+                    crashes += 1  # a worker death counts towards max_crashes, whichever call caused it
+                if held_back and (not crashed or max_crashes is None or crashes < max_crashes):
+                    # run the pending calls again, one answer each: that finds the call at fault
                     next_index, batched = pending[0][0], False
                     pending.clear()
                     self._drop()
@@ -530,7 +534,7 @@ class Submission:
                 started = wp.mark[0]
                 status = self._drop()
                 self.restarts += 1
-                if isinstance(exc, Timeout):
+                if not crashed:
                     yield index, CallResult("timeout", detail=f"no answer within {timeout:g} s",
                                             wall=time.perf_counter() - started)
                     return

@@ -520,6 +520,20 @@ def test_batched_answers_blame_the_call_at_fault(sandbox, batched):
     np.testing.assert_array_equal(rest[3].outputs["s"], np.full(2, 8.0))
 
 
+def test_batched_worker_deaths_count_towards_max_crashes(sandbox):
+    """A worker that dies on every call costs max_crashes workers in a batched part, as it
+    does unbatched: the death that hid which call did it counts too."""
+    src = "import os\ndef sigmoid(z):\n    os._exit(4)\n"
+    inputs = [{"z": np.full(2, float(i))} for i in range(9)]
+    for batched in (False, True):
+        with Submission(sandbox, src, ASSIGNMENT_FILE) as sub:
+            assert sub.load().status == "loaded"
+            results = dict(sub.calls("sigmoid", inputs, SIGMOID, 5, max_crashes=2, batched=batched))
+            assert sub.restarts == 2
+        assert [(i, c.status) for i, c in results.items()] == (
+            [(0, "crashed")] if batched else [(0, "crashed"), (1, "crashed")])
+
+
 @pytest.mark.slow
 def test_spawn_fallback_grades_like_the_zygote():
     from autograder.grade import grade
