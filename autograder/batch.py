@@ -56,6 +56,7 @@ class BatchSummary:
     seconds: float
     rate: float  #: submissions per second in this run (grading only, after start-up)
     startup_seconds: float
+    writing_seconds: float  #: writing the gradebook, feedback files and class report from the log
     layout: str
     gradebook: Path
     report: Path
@@ -66,7 +67,8 @@ class BatchSummary:
         out = [
             f"{self.total} submissions ({self.layout}): graded {self.graded}, already done {self.skipped}, "
             f"failures {self.failures}" + (f", grader errors {self.grader_errors}" if self.grader_errors else ""),
-            f"grading {self.seconds:.1f} s ({self.rate:.1f} submissions/s) after {self.startup_seconds:.1f} s start-up",
+            f"grading {self.seconds:.1f} s ({self.rate:.1f} submissions/s) after {self.startup_seconds:.1f} s start-up; "
+            f"gradebook, feedback and class report written in {self.writing_seconds:.1f} s",
             f"gradebook: {self.gradebook}",
             f"class report: {self.report}",
         ]
@@ -149,6 +151,7 @@ def run_batch(assignment: str, submissions: str | Path, *, out: str | Path, work
         grading = time.perf_counter() - t_grade
         bar.close()
 
+        t_write = time.perf_counter()
         keys = {i.id: i.sha256 for i in found.items}
         records = current_records(log.records, version, keys)
         finished = {r["id"] for r in records if r.get("status") == DONE}
@@ -160,11 +163,12 @@ def run_batch(assignment: str, submissions: str | Path, *, out: str | Path, work
             parts=[(p.name, float(p.points)) for p in spec.parts], max_score=float(spec.max_score),
             stats={"grader version": version, "layout": found.layout},
         )
+        writing = time.perf_counter() - t_write
         return BatchSummary(
             out=out, total=len(found.items), graded=counts["graded"], skipped=skipped,
             failures=sum(is_failure(r) for r in records), grader_errors=counts["grader_errors"],
             seconds=grading, rate=counts["graded"] / grading if grading > 0 else 0.0,
-            startup_seconds=startup or (time.perf_counter() - t_start - grading), layout=found.layout,
+            startup_seconds=startup or (t_write - t_start - grading), writing_seconds=writing, layout=found.layout,
             gradebook=out / gradebook.GRADEBOOK_NAME, report=report, missing=missing,
             repaired_bytes=log.repaired_bytes,
         )

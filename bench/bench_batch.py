@@ -136,11 +136,16 @@ def main() -> None:
         print(f"run {r}: {summary.graded} graded in {summary.seconds:.2f} s = {summary.rate:.1f} submissions/s "
               f"({1000 * isolated:.1f} ms/submission wall with {opts.workers} slots, {1000 * in_slot:.1f} ms "
               f"inside its slot); floor {1000 * floor:.1f} ms/submission on 1 core; ratio {ratios[-1]:.1f}x "
-              f"(per core {in_slot / floor:.1f}x)")
+              f"(per core {in_slot / floor:.1f}x); then gradebook, feedback and class report in "
+              f"{summary.writing_seconds:.2f} s")
     rates = [s.rate for s, _, _ in runs]
     floor = statistics.median(f for _, _, f in runs)
     print(f"isolated (median of {len(runs)}): {statistics.median(rates):.1f} submissions/s "
           f"(range {min(rates):.1f}-{max(rates):.1f})")
+    writing = statistics.median(s.writing_seconds for s, _, _ in runs)
+    print(f"end to end after start-up (grading + writing the outputs, median): "
+          f"{statistics.median(s.graded / (s.seconds + s.writing_seconds) for s, _, _ in runs):.1f} submissions/s "
+          f"(writing {writing:.2f} s)")
     print(f"in-process floor (median): {1000 * floor:.1f} ms/submission on 1 core = {1 / floor:.1f} submissions/s "
           f"(x{opts.workers} cores ideal: {opts.workers / floor:.1f}/s)")
     print(f"ratio isolated/floor (median of each run's own): {statistics.median(ratios):.1f}x")

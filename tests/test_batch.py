@@ -148,6 +148,7 @@ def test_gradescope_export_batch_writes_gradebook_feedback_and_report(pool, tmp_
     out = tmp_path / "out"
     summary = run_batch("mse_two_layer", EXPORT, out=out, pool=pool, progress=False)
     assert (summary.total, summary.graded, summary.missing) == (4, 4, [])
+    assert 0 < summary.writing_seconds and f"written in {summary.writing_seconds:.1f} s" in summary.lines()[1]
     rows = _rows(out)
     assert len(rows) == 5  # the group submission gives both members a row
     by_sid = {r["sid"]: r for r in rows}
