@@ -54,9 +54,10 @@ def _measure(got: np.ndarray, expected: np.ndarray, tol: Tol) -> tuple[float, tu
     if diff.size == 0:
         return 0.0, None, True
     worst = float(_max_of(diff, axis=None))
-    if worst <= tol.rtol * scale + tol.atol:  # the usual case, a pass (a NaN would make worst NaN)
+    bound = tol.rtol * scale + tol.atol
+    if worst <= bound:  # the usual case, a pass (a NaN would make worst NaN)
         return worst / scale, None, True
-    flat = int(np.flatnonzero(~(diff.ravel() <= tol.rtol * scale + tol.atol))[0])  # over the bound, or NaN
+    flat = int(np.flatnonzero(~(diff.ravel() <= bound))[0])  # over the bound, or NaN
     return worst / scale, _unravel(flat, diff.shape), False
 
 

@@ -231,7 +231,7 @@ class Grader:
         self._shrunk: dict[str, list[Case]] = {}
         self._requests: dict[str, Request] = {}
         self._all_requests: list[Request] | None = None
-        self._tols = {key: {out: p.tol_for(out) for p in parts for out in self.spec.graded_outputs(p)}
+        self._tols = {key: {out: tol for p in parts for out, _, tol in self.spec.graded(p)}
                       for key, parts in _groups(self.spec).items()}
         self._lock = threading.Lock()
 

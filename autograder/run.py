@@ -477,6 +477,7 @@ class Submission:
         """
         requests = [r if isinstance(r, Request) else Request.of(r) for r in inputs_list]
         held = self.sandbox.preloaded  # inputs every worker of this sandbox already has
+        sent_bytes = [0 if r.ref in held else r.arrays.nbytes for r in requests]  # what a frame carries
         pending: deque[tuple[int, int]] = deque()  # (index, seq)
         next_index, crashes = 0, 0
         while next_index < len(requests) or pending:
@@ -488,12 +489,10 @@ class Submission:
             wp = self.worker
             try:
                 if not pending:
-                    def sent_bytes(i):
-                        return 0 if requests[i].ref in held else requests[i].arrays.nbytes
-                    batch, size = [next_index], sent_bytes(next_index)
+                    batch, size = [next_index], sent_bytes[next_index]
                     while (next_index + len(batch) < len(requests) and len(batch) < window and
-                           size + sent_bytes(next_index + len(batch)) <= window_bytes):
-                        size += sent_bytes(next_index + len(batch))
+                           size + sent_bytes[next_index + len(batch)] <= window_bytes):
+                        size += sent_bytes[next_index + len(batch)]
                         batch.append(next_index + len(batch))
                     calls, tail = [], []
                     for index in batch:
