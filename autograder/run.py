@@ -16,6 +16,7 @@ fork and talks over its stdin/stdout pipes; local checks hold no secrets, so tha
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -175,6 +176,7 @@ class Sandbox:
         self._lock = threading.Lock()
         self._live: set[int] = set()
         self._sent: set[str] = set()  #: assignment files whose source the zygote has
+        self._unread = 0  #: control replies not read yet (requests sent with wait=False)
         self.preloaded: set[str] = set()  #: refs of the inputs the zygote holds (see preload)
         self._uid_lock = None
         self.uid = None
@@ -211,15 +213,37 @@ class Sandbox:
         if self.mode == "fork" and self._request({"op": "ping"}).get("pong") is not True:
             raise RuntimeError("the sandbox zygote did not start")
 
-    def _request(self, req: dict, fds: list[int] = ()) -> dict:
+    def _request(self, req: dict, fds: list[int] = (), *, wait: bool = True) -> dict | None:
+        """Send a control request and return the zygote's reply. ``wait=False`` leaves the
+        reply to be read before the next request's (the zygote answers in order), so the
+        caller goes on while the zygote works: used for reaps whose status nobody reads."""
         with self._lock:
             if self._ctrl is None:
                 raise RuntimeError("the sandbox is closed")
             socket.send_fds(self._ctrl, [json.dumps(req).encode()], list(fds))
+            if not wait:
+                self._unread += 1
+                return None
+            self._read_unread()
             reply = self._ctrl.recv(65536)
         if not reply:
             raise RuntimeError("the sandbox zygote died")
         return json.loads(reply)
+
+    def sync(self) -> None:
+        """Wait until the zygote has done everything asked of it so far (the reaps of
+        closed submissions' workers included)."""
+        if self.mode == "fork":
+            with self._lock:
+                if self._ctrl is not None:
+                    self._read_unread()
+
+    def _read_unread(self) -> None:
+        """Read (and drop) the replies to requests sent with ``wait=False``. Caller holds the lock."""
+        while self._unread:
+            self._unread -= 1
+            if not self._ctrl.recv(65536):
+                raise RuntimeError("the sandbox zygote died")
 
     def preload(self, requests: Iterable[Request]) -> None:
         """Give the zygote these inputs, once: every worker it forks afterwards starts with
@@ -233,6 +257,7 @@ class Sandbox:
         with self._lock:
             if self._ctrl is None:
                 raise RuntimeError("the sandbox is closed")
+            self._read_unread()
             try:
                 socket.send_fds(self._ctrl, [json.dumps({"op": "preload"}).encode()], [theirs.fileno()])
             finally:
@@ -307,8 +332,11 @@ class Sandbox:
         channel = ThreadedChannel(proc.stdout, proc.stdin, REPLY_DTYPES)
         return WorkerProcess(self, proc.pid, proc, channel, workdir)
 
-    def reap(self, wp: "WorkerProcess") -> str:
-        """Kill a worker's process group, sweep its uid, collect its exit status."""
+    def reap(self, wp: "WorkerProcess", *, wait: bool = True) -> str:
+        """Kill a worker's process group, sweep its uid, collect its exit status.
+        ``wait=False`` (zygote mode): do not wait for the zygote to finish (the worker's
+        exit, the sweep, the work dir's unmount) and return no status; the zygote finishes
+        before it forks the next worker, as it serves requests in order."""
         if hasattr(os, "killpg"):
             try:
                 os.killpg(wp.pid, signal.SIGKILL)
@@ -319,7 +347,8 @@ class Sandbox:
                 wp.proc.kill()  # Windows: TerminateProcess (no process groups to kill there)
                 status = describe_exit(wp.proc.wait())
             else:
-                status = str(self._request({"op": "reap", "pid": wp.pid})["status"])
+                reply = self._request({"op": "reap", "pid": wp.pid}, wait=wait)
+                status = "" if reply is None else str(reply["status"])
         finally:
             self._live.discard(wp.pid)
             shutil.rmtree(wp.workdir, ignore_errors=True)
@@ -327,6 +356,8 @@ class Sandbox:
 
     def close(self) -> None:
         if self._ctrl is not None:
+            with contextlib.suppress(OSError, RuntimeError):
+                self.sync()  # the last reap is done before the zygote sees EOF
             with self._lock:
                 self._ctrl.close()
                 self._ctrl = None
@@ -380,10 +411,11 @@ class WorkerProcess:
         self.seq = 0
         self.mark: tuple[float, float | None] = (time.perf_counter(), None)  # (wall, cpu) when the current call could start
 
-    def kill(self) -> str:
+    def kill(self, *, wait: bool = True) -> str:
+        """Kill and reap the worker; its exit status ("" with ``wait=False``: see Sandbox.reap)."""
         if not self.exit_status:
             try:
-                self.exit_status = self.sandbox.reap(self) or "worker gone"
+                self.exit_status = self.sandbox.reap(self, wait=wait) or ("worker gone" if wait else "killed")
             finally:
                 self.channel.close()
         return self.exit_status
@@ -552,7 +584,11 @@ class Submission:
             yield index, _call_result(header, out, now - started, cpu, inputs=requests[index].arrays.names)
 
     def close(self) -> None:
-        self._drop()
+        """Done with the submission: kill its worker without waiting for the zygote to
+        finish reaping it (the grader builds the report meanwhile)."""
+        if self.worker is not None:
+            self.worker.kill(wait=False)
+            self.worker = None
 
     def __enter__(self) -> "Submission":
         return self

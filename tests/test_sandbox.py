@@ -392,8 +392,33 @@ def test_timeout_kills_process_group_and_sweeps_double_forked_orphans():
             call = sub.call("sigmoid", {"z": np.zeros(3)}, {"kind": "single", "outs": [["s", False]]}, 5)
             assert call.status == "ok" and sub.restarts == 1  # resumed in a fresh worker
             daemon2 = int(call.outputs["s"][0])
+        box.sync()  # closing the submission does not wait for the zygote's reap
         assert not _alive(daemon2)
         assert _children(box._zygote.pid) == []
+
+
+@pytest.mark.skipif(not LINUX, reason="zygote (fork server)")
+def test_a_closed_submissions_worker_is_reaped_before_the_next_one_starts():
+    """Closing a submission kills its worker and leaves the zygote's reap running while the
+    grader builds the report; the zygote finishes it (sweep, unmount) before it forks the
+    next worker, and closing the sandbox waits for it too."""
+    src = "import os\nimport numpy as np\ndef sigmoid(z):\n    return np.full(z.shape, float(os.getpid()))\n"
+    returns = {"kind": "single", "outs": [["s", False]]}
+
+    def worker_pid(box) -> int:
+        with Submission(box, src, ASSIGNMENT_FILE) as sub:
+            assert sub.load().status == "loaded"
+            return int(sub.call("sigmoid", {"z": np.ones(2)}, returns, 5).outputs["s"][0])
+
+    with Sandbox() as box:
+        first = worker_pid(box)
+        assert box._unread == 1  # the reap was sent, its reply not waited for
+        second = worker_pid(box)  # forking it read the first reap's reply first
+        assert not _alive(first) and first not in _children(box._zygote.pid)
+        assert box._unread == 1 and second != first
+        zygote = box._zygote
+    assert zygote.returncode == 0  # closing read the last reply: the zygote exited cleanly
+    assert not _alive(second)
 
 
 def _alive(pid: int) -> bool:
@@ -429,9 +454,11 @@ def test_no_leaks_across_many_workers():
 
         for _ in range(5):
             one()
+        box.sync()
         before = (_fds("self"), _fds(box._zygote.pid), len(_children(box._zygote.pid)), len(os.listdir(box.tmp)))
         for _ in range(150):
             one()
+        box.sync()
         after = (_fds("self"), _fds(box._zygote.pid), len(_children(box._zygote.pid)), len(os.listdir(box.tmp)))
         assert after == before and after[2:] == (0, 0)
         tmp = box.tmp
