@@ -233,10 +233,9 @@ class Sandbox:
     def sync(self) -> None:
         """Wait until the zygote has done everything asked of it so far (the reaps of
         closed submissions' workers included)."""
-        if self.mode == "fork":
-            with self._lock:
-                if self._ctrl is not None:
-                    self._read_unread()
+        with self._lock:
+            if self._ctrl is not None:  # (no zygote, nothing unread, in spawn mode)
+                self._read_unread()
 
     def _read_unread(self) -> None:
         """Read (and drop) the replies to requests sent with ``wait=False``. Caller holds the lock."""
@@ -412,7 +411,7 @@ class WorkerProcess:
         self.mark: tuple[float, float | None] = (time.perf_counter(), None)  # (wall, cpu) when the current call could start
 
     def kill(self, *, wait: bool = True) -> str:
-        """Kill and reap the worker; its exit status ("" with ``wait=False``: see Sandbox.reap)."""
+        """Kill and reap the worker; its exit status ("killed" with ``wait=False``: see Sandbox.reap)."""
         if not self.exit_status:
             try:
                 self.exit_status = self.sandbox.reap(self, wait=wait) or ("worker gone" if wait else "killed")
@@ -473,8 +472,9 @@ class Submission:
             self.load_result = result
         return result
 
-    def _drop(self) -> str:
-        status = self.worker.kill() if self.worker else ""
+    def _drop(self, *, wait: bool = True) -> str:
+        """Kill the worker, if any; its exit status ("killed" with ``wait=False``: see Sandbox.reap)."""
+        status = self.worker.kill(wait=wait) if self.worker else ""
         self.worker = None
         return status
 
@@ -586,9 +586,7 @@ class Submission:
     def close(self) -> None:
         """Done with the submission: kill its worker without waiting for the zygote to
         finish reaping it (the grader builds the report meanwhile)."""
-        if self.worker is not None:
-            self.worker.kill(wait=False)
-            self.worker = None
+        self._drop(wait=False)
 
     def __enter__(self) -> "Submission":
         return self
