@@ -181,13 +181,14 @@ class Pool:
 
 
 def start_sandboxes(n: int, limits) -> list:
-    """N sandboxes, started from the calling thread (their zygotes start in parallel)."""
+    """N sandboxes, started from the calling thread (their zygotes start in parallel). Each
+    pre-forks the next submission's worker (see :class:`autograder.run.Sandbox`)."""
     from .run import Sandbox
 
     boxes = []
     try:
         for _ in range(n):
-            boxes.append(Sandbox(limits=limits, wait=False))
+            boxes.append(Sandbox(limits=limits, wait=False, prefork=True))
         for box in boxes:
             box.wait_ready()
     except BaseException:
@@ -252,10 +253,14 @@ class LocalSlot:
             self.box.close()
         except Exception:  # noqa: BLE001 - it is being thrown away
             pass
-        self.box = Sandbox(limits=self.limits)
+        self.box = Sandbox(limits=self.limits, prefork=True)
         self.replaced.append(self.box)
 
     def close(self) -> None:
+        try:  # the worker pre-forked for a next submission (this copy of the sandbox asked for it)
+            self.box.drop_spare()
+        except Exception:  # noqa: BLE001
+            pass
         for box in self.replaced:
             try:
                 box.close()

@@ -159,13 +159,21 @@ class Sandbox:
     ``processes`` choose mechanisms (see :class:`autograder.isolation.Confinement`); the
     defaults take the strongest available. With a dropped uid a sandbox runs one worker at a
     time (its reap kills every process of its uid): use one sandbox per thread.
+
+    ``prefork`` (zygote mode; for batches): when a submission closes, the zygote forks the
+    next worker as soon as it has reaped that submission's one, so the fork and the new
+    worker's confinement overlap the report the grader builds meanwhile. The spare waits,
+    confined and empty, for the next :meth:`start`; it is forked only after the last worker
+    and every process of the uid are gone, so it never lives beside another worker.
     """
 
     def __init__(self, *, limits: Limits = Limits(), isolation_mode: str | None = None,
                  secret_paths: list[str] | tuple[str, ...] = (), network: str = "auto",
-                 filesystem: str = "auto", processes: bool = False, wait: bool = True):
+                 filesystem: str = "auto", processes: bool = False, wait: bool = True,
+                 prefork: bool = False):
         self.limits = limits
         self.mode = isolation_mode or default_isolation()
+        self.prefork = prefork and self.mode == "fork"
         secrets = list(dict.fromkeys([*default_secret_paths(), *map(str, secret_paths)]))
         self.confinement = Confinement(secret_paths=tuple(secrets), network=network,
                                        filesystem=filesystem, processes=processes)
@@ -176,7 +184,9 @@ class Sandbox:
         self._lock = threading.Lock()
         self._live: set[int] = set()
         self._sent: set[str] = set()  #: assignment files whose source the zygote has
-        self._unread = 0  #: control replies not read yet (requests sent with wait=False)
+        self._unread: deque[dict | None] = deque()  #: requests sent with wait=False, oldest first:
+        #: where to put each one's reply when it is read (None: drop it)
+        self._spare: _Spare | None = None  #: the pre-forked worker (see ``prefork``)
         self.preloaded: set[str] = set()  #: refs of the inputs the zygote holds (see preload)
         self._uid_lock = None
         self.uid = None
@@ -213,16 +223,18 @@ class Sandbox:
         if self.mode == "fork" and self._request({"op": "ping"}).get("pong") is not True:
             raise RuntimeError("the sandbox zygote did not start")
 
-    def _request(self, req: dict, fds: list[int] = (), *, wait: bool = True) -> dict | None:
+    def _request(self, req: dict, fds: list[int] = (), *, wait: bool = True,
+                 into: dict | None = None) -> dict | None:
         """Send a control request and return the zygote's reply. ``wait=False`` leaves the
         reply to be read before the next request's (the zygote answers in order), so the
-        caller goes on while the zygote works: used for reaps whose status nobody reads."""
+        caller goes on while the zygote works: for reaps whose status nobody reads (dropped)
+        and the spare's fork (kept in ``into["reply"]``)."""
         with self._lock:
             if self._ctrl is None:
                 raise RuntimeError("the sandbox is closed")
             socket.send_fds(self._ctrl, [json.dumps(req).encode()], list(fds))
             if not wait:
-                self._unread += 1
+                self._unread.append(into)
                 return None
             self._read_unread()
             reply = self._ctrl.recv(65536)
@@ -238,11 +250,14 @@ class Sandbox:
                 self._read_unread()
 
     def _read_unread(self) -> None:
-        """Read (and drop) the replies to requests sent with ``wait=False``. Caller holds the lock."""
+        """Read the replies to requests sent with ``wait=False``. Caller holds the lock."""
         while self._unread:
-            self._unread -= 1
-            if not self._ctrl.recv(65536):
+            into = self._unread.popleft()
+            reply = self._ctrl.recv(65536)
+            if not reply:
                 raise RuntimeError("the sandbox zygote died")
+            if into is not None:
+                into["reply"] = json.loads(reply)
 
     def preload(self, requests: Iterable[Request]) -> None:
         """Give the zygote these inputs, once: every worker it forks afterwards starts with
@@ -285,6 +300,11 @@ class Sandbox:
         if self.uid is not None and self._live:
             raise RuntimeError("this sandbox already runs a worker (its reap kills every process of its uid); "
                                "use one Sandbox per thread")
+        spare = self._claim_spare()
+        if spare is not None:
+            if spare.assignment_file == assignment_file:
+                return spare
+            spare.kill(wait=False)  # forked for another assignment: the zygote reaps it before the next fork
         workdir = self._new_workdir()
         try:
             wp = self._fork_worker(workdir, assignment_file) if self.mode == "fork" else \
@@ -297,23 +317,70 @@ class Sandbox:
 
     def _fork_worker(self, workdir: Path, assignment_file: str) -> "WorkerProcess":
         """A worker forked by the zygote, talking over a socketpair (its end passed over --ctrl)."""
+        ours, reply = self._fork_request(workdir, assignment_file)
+        return self._worker_from(ours, reply, workdir, assignment_file)
+
+    def _fork_request(self, workdir: Path, assignment_file: str, *,
+                      into: dict | None = None) -> tuple[socket.socket, dict | None]:
+        """Ask the zygote for a worker (its reply returned, or left in ``into`` to read later);
+        returns our end of the worker's socketpair too."""
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         ours.set_inheritable(False)
         try:
             request = {"op": "fork", "workdir": str(workdir), "assignment_file": assignment_file}
             if assignment_file not in self._sent:  # the zygote may not see the file: send it once
                 request["assignment_source"] = Path(assignment_file).read_text()
-            reply = self._request(request, [theirs.fileno()])
+            reply = self._request(request, [theirs.fileno()], wait=into is None, into=into)
             self._sent.add(assignment_file)
-            if "pid" not in reply:
-                raise RuntimeError(reply.get("error", "the zygote did not start a worker"))
         except BaseException:
             ours.close()
             raise
         finally:
             theirs.close()
+        return ours, reply
+
+    def _worker_from(self, ours: socket.socket, reply: dict | None, workdir: Path,
+                     assignment_file: str) -> "WorkerProcess":
+        if not reply or "pid" not in reply:
+            ours.close()
+            raise RuntimeError((reply or {}).get("error", "the zygote did not start a worker"))
         channel = Channel(ours.detach(), REPLY_DTYPES, nonblocking=True)
-        return WorkerProcess(self, reply["pid"], None, channel, workdir)
+        return WorkerProcess(self, reply["pid"], None, channel, workdir, assignment_file)
+
+    def fork_spare(self, assignment_file: str) -> None:
+        """With ``prefork``: have the zygote fork the next worker once it has done what it was
+        asked before (the last reap among it), without waiting for it."""
+        if not self.prefork or self._spare is not None or self._ctrl is None:
+            return
+        workdir = self._new_workdir()
+        spare = _Spare(workdir, assignment_file)
+        try:
+            spare.sock, _ = self._fork_request(workdir, assignment_file, into=spare.reply)
+        except (OSError, RuntimeError):  # the next start() forks (and reports) as usual
+            shutil.rmtree(workdir, ignore_errors=True)
+            return
+        self._spare = spare
+
+    def _claim_spare(self) -> "WorkerProcess | None":
+        """The pre-forked worker as a live WorkerProcess, if there is one (None if its fork failed)."""
+        spare, self._spare = self._spare, None
+        if spare is None:
+            return None
+        try:
+            self.sync()  # its fork's reply, after those of the requests before it
+            wp = self._worker_from(spare.sock, spare.reply.get("reply"), spare.workdir, spare.assignment_file)
+        except (OSError, RuntimeError):
+            spare.sock.close()
+            shutil.rmtree(spare.workdir, ignore_errors=True)
+            return None
+        self._live.add(wp.pid)
+        return wp
+
+    def drop_spare(self) -> None:
+        """Kill and reap the pre-forked worker, if any (no more submissions are coming)."""
+        spare = self._claim_spare()
+        if spare is not None:
+            spare.kill()
 
     def _spawn_worker(self, workdir: Path, assignment_file: str) -> "WorkerProcess":
         """A fresh ``python -m autograder.worker --stdio`` talking over its stdin/stdout pipes:
@@ -356,6 +423,7 @@ class Sandbox:
     def close(self) -> None:
         if self._ctrl is not None:
             with contextlib.suppress(OSError, RuntimeError):
+                self.drop_spare()
                 self.sync()  # the last reap is done before the zygote sees EOF
             with self._lock:
                 self._ctrl.close()
@@ -376,7 +444,10 @@ class Sandbox:
         for fd in (self._ctrl.detach() if self._ctrl is not None else None, self._uid_lock):
             if fd is not None:
                 os.close(fd)
-        self._ctrl, self._uid_lock, self._zygote = None, None, None
+        if self._spare is not None:
+            self._spare.sock.close()
+        self._ctrl, self._uid_lock, self._zygote, self._spare = None, None, None, None
+        self._unread.clear()
 
     def __enter__(self) -> "Sandbox":
         return self
@@ -402,9 +473,19 @@ def _preload_frames(requests: list[Request]) -> Iterator[tuple[dict, Encoded]]:
             batch.append(req)
 
 
+@dataclass
+class _Spare:
+    """A worker the zygote was asked to fork ahead of need (see ``Sandbox(prefork=True)``)."""
+    workdir: Path
+    assignment_file: str
+    sock: socket.socket | None = None
+    reply: dict = field(default_factory=dict)  #: the zygote's reply, once read
+
+
 class WorkerProcess:
-    def __init__(self, sandbox: Sandbox, pid: int, proc, channel: Channel, workdir: Path):
+    def __init__(self, sandbox: Sandbox, pid: int, proc, channel: Channel, workdir: Path, assignment_file: str = ""):
         self.sandbox, self.pid, self.proc, self.channel, self.workdir = sandbox, pid, proc, channel, workdir
+        self.assignment_file = assignment_file
         self.exit_status = ""
         self.alone = False  #: under seccomp_no_processes: no children whose CPU time to add
         self.seq = 0
@@ -585,8 +666,10 @@ class Submission:
 
     def close(self) -> None:
         """Done with the submission: kill its worker without waiting for the zygote to
-        finish reaping it (the grader builds the report meanwhile)."""
+        finish reaping it (the grader builds the report meanwhile); with ``prefork``, the
+        zygote then forks the next submission's worker."""
         self._drop(wait=False)
+        self.sandbox.fork_spare(self.assignment_file)
 
     def __enter__(self) -> "Submission":
         return self

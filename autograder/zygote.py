@@ -56,6 +56,15 @@ def main(argv: list[str] | None = None) -> None:
         isolation.seccomp_program(allow_processes=confinement.processes)  # cached: built once, here
     zygote = Zygote(uid, limits, confinement, secrets, namespaces)
 
+    try:
+        serve(ctrl, zygote)
+    finally:  # the grader closed (or died) with workers alive: nothing outlives us
+        for pid in _children():
+            zygote.reap(pid)
+
+
+def serve(ctrl: socket.socket, zygote: "Zygote") -> None:
+    """Answer control requests, in order, until the grader's end closes."""
     while True:
         try:
             msg, fds, _flags, _addr = socket.recv_fds(ctrl, 1 << 20, 4)  # a request may carry an assignment's source

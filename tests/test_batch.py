@@ -263,6 +263,49 @@ def test_a_grader_process_that_dies_costs_only_its_current_submission(tmp_path):
     assert summary.grader_errors == 1 and summary.graded == 10
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="zygote sandboxes")
+def test_each_slot_preforks_its_next_worker_and_close_leaves_nothing(tmp_path):
+    """Between submissions each sandbox holds one spare worker, already confined (the
+    sandbox uid, under seccomp), forked by the grader process that uses the sandbox; closing
+    the pool kills the spares and the zygotes: no process of a sandbox uid outlives it."""
+    make_batch(tmp_path / "in", 6, seed=4)
+    with Pool("mse_two_layer", workers=2) as own:
+        run_batch("mse_two_layer", tmp_path / "in", out=tmp_path / "out", pool=own, progress=False)
+        zygotes = [box._zygote.pid for box in own.sandboxes]
+        uids = {box.uid for box in own.sandboxes} - {None}
+        spares = [_proc_children(z) for z in zygotes]
+        assert all(len(kids) == 1 for kids in spares), spares
+        for (spare,) in spares:
+            status = Path(f"/proc/{spare}/status").read_text()
+            assert "Seccomp:\t2" in status
+            if uids:
+                assert int(status.split("Uid:")[1].split()[0]) in uids
+    assert not any(Path(f"/proc/{pid}").exists() for pid in zygotes + [k for (k,) in spares])
+    assert not [pid for pid in _pids_of(uids)]
+
+
+def _proc_children(pid: int) -> list[int]:
+    kids = []
+    for tid in Path(f"/proc/{pid}/task").iterdir():
+        kids += [int(x) for x in (tid / "children").read_text().split()]
+    return kids
+
+
+def _pids_of(uids: set[int]) -> list[int]:
+    """Processes whose real uid is one of ``uids`` (from their status: an undumpable
+    process's /proc entry belongs to root)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                status = (entry / "status").read_text()
+            except OSError:
+                continue
+            if int(status.split("Uid:")[1].split()[0]) in uids:
+                found.append(int(entry.name))
+    return found
+
+
 # ------------------------------------------------------------------ slow: CLI, SIGKILL, Dask
 
 def _cli(*args, **kwargs):

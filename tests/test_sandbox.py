@@ -402,23 +402,71 @@ def test_a_closed_submissions_worker_is_reaped_before_the_next_one_starts():
     """Closing a submission kills its worker and leaves the zygote's reap running while the
     grader builds the report; the zygote finishes it (sweep, unmount) before it forks the
     next worker, and closing the sandbox waits for it too."""
-    src = "import os\nimport numpy as np\ndef sigmoid(z):\n    return np.full(z.shape, float(os.getpid()))\n"
-    returns = {"kind": "single", "outs": [["s", False]]}
-
-    def worker_pid(box) -> int:
-        with Submission(box, src, ASSIGNMENT_FILE) as sub:
-            assert sub.load().status == "loaded"
-            return int(sub.call("sigmoid", {"z": np.ones(2)}, returns, 5).outputs["s"][0])
-
     with Sandbox() as box:
-        first = worker_pid(box)
-        assert box._unread == 1  # the reap was sent, its reply not waited for
-        second = worker_pid(box)  # forking it read the first reap's reply first
+        first = _worker_pid(box)
+        assert len(box._unread) == 1  # the reap was sent, its reply not waited for
+        second = _worker_pid(box)  # forking it read the first reap's reply first
         assert not _alive(first) and first not in _children(box._zygote.pid)
-        assert box._unread == 1 and second != first
+        assert len(box._unread) == 1 and second != first
         zygote = box._zygote
     assert zygote.returncode == 0  # closing read the last reply: the zygote exited cleanly
     assert not _alive(second)
+
+
+@pytest.mark.skipif(not LINUX, reason="zygote (fork server)")
+def test_prefork_spare_is_forked_after_the_reap_and_serves_the_next_submission():
+    """With ``prefork`` closing a submission also asks for the next worker: the zygote forks
+    it once the closed one and every process of its uid are gone (never two workers at
+    once), the next submission runs in it, and closing the sandbox kills the last spare."""
+    with Sandbox(prefork=True) as box:
+        zygote = box._zygote
+        first = _worker_pid(box)
+        assert box._spare is not None and len(box._unread) == 2  # the reap, then the spare's fork
+        box.sync()
+        spare = box._spare.reply["reply"]["pid"]
+        assert not _alive(first) and _children(zygote.pid) == [spare]  # forked after the reap
+        assert _worker_pid(box) == spare  # the next submission ran in the spare
+        box.sync()
+        last_spare = box._spare.reply["reply"]["pid"]
+        assert _alive(last_spare) and not _alive(spare)
+    assert zygote.returncode == 0 and not _alive(last_spare)
+
+
+@pytest.mark.skipif(not LINUX, reason="zygote (fork server)")
+def test_a_spare_forked_for_another_assignment_is_reaped_not_used():
+    lr = ASSIGNMENT_FILE
+    other = str(project.assignments_dir() / "softmax_ce" / "assignment.py")
+    with Sandbox(prefork=True) as box:
+        with Submission(box, "x = 1\n", lr) as sub:
+            assert sub.load().status == "loaded"
+        box.sync()
+        spare = box._spare.reply["reply"]["pid"]
+        with Submission(box, "import numpy as np\ndef softmax(Z):\n    return np.ones_like(Z)\n", other) as sub:
+            assert sub.load().status == "loaded" and sub.worker.pid != spare
+            call = sub.call("softmax", {"Z": np.zeros((2, 3))}, {"kind": "single", "outs": [["P", False]]}, 5)
+            assert call.status == "ok" and call.outputs["P"].shape == (2, 3)
+            assert not _alive(spare) and _children(box._zygote.pid) == [sub.worker.pid]
+
+
+@pytest.mark.skipif(not LINUX, reason="zygote (fork server)")
+def test_zygote_kills_its_workers_when_the_grader_goes_away():
+    """A grader that dies (or closes the sandbox) with a worker still running leaves nothing
+    behind: the zygote sees its control socket close and kills and reaps what it forked."""
+    box = Sandbox()
+    wp = box.start(ASSIGNMENT_FILE)
+    assert _alive(wp.pid)
+    zygote = box._zygote
+    box.close()  # without killing the worker first
+    assert zygote.returncode == 0 and not _alive(wp.pid)
+
+
+def _worker_pid(box: Sandbox) -> int:
+    """The pid of the worker one submission ran in (it reports its own)."""
+    src = "import os\nimport numpy as np\ndef sigmoid(z):\n    return np.full(z.shape, float(os.getpid()))\n"
+    with Submission(box, src, ASSIGNMENT_FILE) as sub:
+        assert sub.load().status == "loaded"
+        call = sub.call("sigmoid", {"z": np.ones(2)}, {"kind": "single", "outs": [["s", False]]}, 5)
+        return int(call.outputs["s"][0])
 
 
 def _alive(pid: int) -> bool:
