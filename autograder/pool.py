@@ -70,7 +70,7 @@ class Pool:
             self.processes = can_fork_graders(self.sandboxes) if processes is None else processes
             for box in self.sandboxes:
                 slot = LocalSlot(self.grader, box, self.limits, self.version)
-                self.slots.append(ForkedSlot(slot, others=self.slots) if self.processes else slot)
+                self.slots.append(ForkedSlot(slot, others=self.slots, boxes=self.sandboxes) if self.processes else slot)
         except BaseException:  # no hidden seed, oracles disagree...: stop the zygotes too
             self.close()
             raise
@@ -273,19 +273,20 @@ class ForkedSlot:
     travel as length-prefixed JSON over a socketpair (both sides are trusted; no pickle
     anyway)."""
 
-    def __init__(self, local: LocalSlot, *, others: list["ForkedSlot"]):
+    def __init__(self, local: LocalSlot, *, others: list["ForkedSlot"], boxes: list):
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         pid = os.fork()
         if pid == 0:  # the grader process
             code = 0
             try:
                 ours.close()
-                _forked_grader(local, theirs, others)
+                _forked_grader(local, theirs, others, boxes)
             except BaseException:  # noqa: BLE001 - never return into the parent's code
                 code = 70
             finally:
                 os._exit(code)
         theirs.close()
+        local.box.hand_over()  # its zygote then sees the grader process end, however it ends
         self.pid, self.sock, self.local, self.dead = pid, ours, local, False
         self._failure: BaseException | None = None
         self._outstanding = 0  #: handed over, verdict not yet collected
@@ -355,16 +356,18 @@ class ForkedSlot:
             time.sleep(0.01)
 
 
-def _forked_grader(local: LocalSlot, sock: socket.socket, others: list[ForkedSlot]) -> None:
+def _forked_grader(local: LocalSlot, sock: socket.socket, others: list[ForkedSlot], boxes: list) -> None:
     from . import isolation
     from .oracle import OracleDisagreement
 
     if sys.platform.startswith("linux"):
         isolation._libc().prctl(isolation.PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the pool owner's to handle
-    for other in others:  # their sockets and sandboxes are not ours
+    for other in others:  # the grader processes forked before us: their sockets are not ours
         other.sock.close()
-        other.local.box.forget()
+    for box in boxes:  # nor is any other sandbox (each zygote must see its own grader end)
+        if box is not local.box:
+            box.forget()
     _single_threaded_torch()
     try:
         while True:

@@ -267,6 +267,9 @@ class Sandbox:
         todo = {r.ref: r for r in requests if r.ref and r.ref not in self.preloaded}
         if self.mode != "fork" or not todo:
             return
+        spare = self._claim_spare()
+        if spare is not None:  # forked without these inputs: a worker sent their refs would fail
+            spare.kill(wait=False)
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         with self._lock:
             if self._ctrl is None:
@@ -350,14 +353,16 @@ class Sandbox:
     def fork_spare(self, assignment_file: str) -> None:
         """With ``prefork``: have the zygote fork the next worker once it has done what it was
         asked before (the last reap among it), without waiting for it."""
-        if not self.prefork or self._spare is not None or self._ctrl is None:
-            return
-        workdir = self._new_workdir()
-        spare = _Spare(workdir, assignment_file)
+        if not self.prefork or self._spare is not None or self._ctrl is None or self._live:
+            return  # (a live worker: the spare would run beside it, under the same uid)
+        workdir = None
         try:
+            workdir = self._new_workdir()
+            spare = _Spare(workdir, assignment_file)
             spare.sock, _ = self._fork_request(workdir, assignment_file, into=spare.reply)
-        except (OSError, RuntimeError):  # the next start() forks (and reports) as usual
-            shutil.rmtree(workdir, ignore_errors=True)
+        except Exception:  # noqa: BLE001 - the next start() forks (and reports) as usual
+            if workdir is not None:
+                shutil.rmtree(workdir, ignore_errors=True)
             return
         self._spare = spare
 
@@ -372,6 +377,10 @@ class Sandbox:
         except (OSError, RuntimeError):
             spare.sock.close()
             shutil.rmtree(spare.workdir, ignore_errors=True)
+            pid = (spare.reply.get("reply") or {}).get("pid")
+            if pid is not None:  # forked, but unusable: reaped before anything else is forked
+                with contextlib.suppress(OSError, RuntimeError):
+                    self._request({"op": "reap", "pid": pid}, wait=False)
             return None
         self._live.add(wp.pid)
         return wp
@@ -428,6 +437,7 @@ class Sandbox:
             with self._lock:
                 self._ctrl.close()
                 self._ctrl = None
+        if self._zygote is not None:
             try:
                 self._zygote.wait(timeout=10)
             except subprocess.TimeoutExpired:
@@ -438,16 +448,23 @@ class Sandbox:
             os.close(self._uid_lock)  # releases the flock: the uid is free for another sandbox
             self._uid_lock = None
 
+    def hand_over(self) -> None:
+        """In the owning process, once a forked copy drives the sandbox: drop our copy of the
+        control socket, so the zygote sees it close (and kills what it forked) as soon as the
+        copy's process ends, whether it closes the sandbox or dies. :meth:`close` still waits
+        for the zygote and releases the uid."""
+        if self._ctrl is not None:
+            with self._lock:
+                self._ctrl.close()
+                self._ctrl = None
+
     def forget(self) -> None:
         """In a forked copy of the owning process: drop our copies of the zygote's control
         socket and of the uid claim, without stopping anything (the owner still uses them)."""
         for fd in (self._ctrl.detach() if self._ctrl is not None else None, self._uid_lock):
             if fd is not None:
                 os.close(fd)
-        if self._spare is not None:
-            self._spare.sock.close()
-        self._ctrl, self._uid_lock, self._zygote, self._spare = None, None, None, None
-        self._unread.clear()
+        self._ctrl, self._uid_lock, self._zygote = None, None, None
 
     def __enter__(self) -> "Sandbox":
         return self

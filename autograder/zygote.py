@@ -58,9 +58,8 @@ def main(argv: list[str] | None = None) -> None:
 
     try:
         serve(ctrl, zygote)
-    finally:  # the grader closed (or died) with workers alive: nothing outlives us
-        for pid in _children():
-            zygote.reap(pid)
+    finally:
+        zygote.shutdown()
 
 
 def serve(ctrl: socket.socket, zygote: "Zygote") -> None:
@@ -171,6 +170,20 @@ class Zygote:
         finally:
             os._exit(code)
 
+    def shutdown(self) -> None:
+        """The grader closed (or died) with workers not reaped (a spare, one still running):
+        kill every process of the uid and every child (each round kills all before it reaps
+        any, so no pid is reused meanwhile), then unmount. Nothing we forked outlives us."""
+        if self.uid is not None:
+            try:
+                _sweep_uid(self.uid)
+            except OSError:
+                pass
+        _reap_orphans()
+        for workdir in self.workdirs.values():
+            isolation.unmount_workdir(workdir)
+        self.workdirs.clear()
+
     def reap(self, pid: int) -> str:
         # under our filter (fork, vfork, execve, clone without CLONE_THREAD refused) the worker
         # is the only process its uid can have: the uid sweep, itself a fork, is not needed
@@ -199,7 +212,13 @@ def _reap(pid: int, uid: int | None) -> str:
         result = describe_exit(os.waitstatus_to_exitcode(status))
     except ChildProcessError:
         result = "worker already gone"
-    for _ in range(100):  # orphans re-parented to us; each round also catches their children
+    _reap_orphans()
+    return result
+
+
+def _reap_orphans() -> None:
+    """Kill and reap every process re-parented to us (we are the subreaper)."""
+    for _ in range(100):  # each round also catches the children of the last round's
         kids = _children()
         for kid in kids:
             try:
@@ -214,7 +233,6 @@ def _reap(pid: int, uid: int | None) -> str:
         _reap_nohang()
         if not kids:
             break
-    return result
 
 
 def _under_seccomp(pid: int) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import random
 import shutil
 import signal
@@ -237,8 +238,6 @@ def test_a_grader_process_that_dies_costs_only_its_current_submission(tmp_path):
     """Each grader process has two submissions handed to it: when one is SIGKILLed, the one
     it was grading gets a grader_error record and the one queued behind it goes to the other
     slot; every other submission is graded, each exactly once."""
-    import os
-
     make_batch(tmp_path / "in", 10, seed=3)
     with Pool("mse_two_layer", workers=2) as own:
         assert own.processes
@@ -282,6 +281,22 @@ def test_each_slot_preforks_its_next_worker_and_close_leaves_nothing(tmp_path):
                 assert int(status.split("Uid:")[1].split()[0]) in uids
     assert not any(Path(f"/proc/{pid}").exists() for pid in zygotes + [k for (k,) in spares])
     assert not [pid for pid in _pids_of(uids)]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="zygote sandboxes")
+def test_a_grader_process_that_dies_leaves_no_worker_behind(tmp_path):
+    """Only a slot's grader process holds its zygote's control socket: when it dies, the
+    zygote sees it close and kills its spare (or a worker still running student code)
+    at once, not when the pool closes."""
+    make_batch(tmp_path / "in", 4, seed=4)
+    with Pool("mse_two_layer", workers=2) as own:
+        run_batch("mse_two_layer", tmp_path / "in", out=tmp_path / "out", pool=own, progress=False)
+        box = own.sandboxes[0]
+        (spare,) = _proc_children(box._zygote.pid)
+        os.kill(own.slots[0].pid, signal.SIGKILL)
+        box._zygote.wait(timeout=10)
+        assert not Path(f"/proc/{spare}").exists()
+        assert len(_proc_children(own.sandboxes[1]._zygote.pid)) == 1  # the other slot's spare is untouched
 
 
 def _proc_children(pid: int) -> list[int]:

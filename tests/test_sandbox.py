@@ -449,6 +449,30 @@ def test_a_spare_forked_for_another_assignment_is_reaped_not_used():
 
 
 @pytest.mark.skipif(not LINUX, reason="zygote (fork server)")
+def test_no_spare_beside_a_live_worker_and_none_without_the_batchs_inputs():
+    """A spare is never forked while a worker of the sandbox lives (a second Submission
+    closed meanwhile), and one forked before new inputs were preloaded is reaped, not used."""
+    from autograder.run import Request
+
+    with Sandbox(prefork=True) as box:
+        with Submission(box, "x = 1\n", ASSIGNMENT_FILE) as sub:
+            assert sub.load().status == "loaded"
+            Submission(box, "x = 2\n", ASSIGNMENT_FILE).close()
+            assert box._spare is None
+        box.sync()
+        spare = box._spare.reply["reply"]["pid"]
+        request = Request.of({"z": np.arange(3.0)})
+        box.preload([request])
+        box.sync()
+        assert box._spare is None and not _alive(spare)
+        src = "import numpy as np\ndef sigmoid(z):\n    return z + 1.0\n"
+        with Submission(box, src, ASSIGNMENT_FILE) as sub:
+            call = sub.call("sigmoid", request, {"kind": "single", "outs": [["s", False]]}, 5)
+            assert call.status == "ok" and call.outputs["s"].tolist() == [1.0, 2.0, 3.0]
+
+
+@pytest.mark.skipif(not (LINUX and ROOT), reason="as root the worker's setuid clears its parent-death "
+                    "signal; otherwise that signal already ends it with the grader")
 def test_zygote_kills_its_workers_when_the_grader_goes_away():
     """A grader that dies (or closes the sandbox) with a worker still running leaves nothing
     behind: the zygote sees its control socket close and kills and reaps what it forked."""
