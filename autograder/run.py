@@ -434,9 +434,7 @@ class Sandbox:
             with contextlib.suppress(OSError, RuntimeError):
                 self.drop_spare()
                 self.sync()  # the last reap is done before the zygote sees EOF
-            with self._lock:
-                self._ctrl.close()
-                self._ctrl = None
+            self._close_ctrl()
         if self._zygote is not None:
             try:
                 self._zygote.wait(timeout=10)
@@ -453,8 +451,11 @@ class Sandbox:
         control socket, so the zygote sees it close (and kills what it forked) as soon as the
         copy's process ends, whether it closes the sandbox or dies. :meth:`close` still waits
         for the zygote and releases the uid."""
-        if self._ctrl is not None:
-            with self._lock:
+        self._close_ctrl()
+
+    def _close_ctrl(self) -> None:
+        with self._lock:
+            if self._ctrl is not None:
                 self._ctrl.close()
                 self._ctrl = None
 

@@ -26,3 +26,11 @@ lost_parts = selftest.lost  #: the parts that scored below their points
 
 def codes_of(report, part: str) -> list[str]:
     return next(p.diagnoses for p in report.parts if p.name == part)
+
+
+def child_pids(pid: int) -> list[int]:
+    """The live (or zombie) children of a process, from /proc/PID/task/*/children."""
+    kids = []
+    for tid in Path(f"/proc/{pid}/task").iterdir():
+        kids += [int(x) for x in (tid / "children").read_text().split()]
+    return kids

@@ -21,6 +21,7 @@ from autograder.batch import BatchError, Pool, run_batch
 from autograder.gradebook import LogLocked, ResultsLog
 from autograder.submissions import discover
 from bench.synth import make_batch
+from tests.helpers import child_pids
 
 HERE = Path(__file__).resolve().parent
 EXPORT = HERE / "batch_fixtures" / "gradescope_export"
@@ -272,7 +273,7 @@ def test_each_slot_preforks_its_next_worker_and_close_leaves_nothing(tmp_path):
         run_batch("mse_two_layer", tmp_path / "in", out=tmp_path / "out", pool=own, progress=False)
         zygotes = [box._zygote.pid for box in own.sandboxes]
         uids = {box.uid for box in own.sandboxes} - {None}
-        spares = [_proc_children(z) for z in zygotes]
+        spares = [child_pids(z) for z in zygotes]
         assert all(len(kids) == 1 for kids in spares), spares
         for (spare,) in spares:
             status = Path(f"/proc/{spare}/status").read_text()
@@ -292,18 +293,11 @@ def test_a_grader_process_that_dies_leaves_no_worker_behind(tmp_path):
     with Pool("mse_two_layer", workers=2) as own:
         run_batch("mse_two_layer", tmp_path / "in", out=tmp_path / "out", pool=own, progress=False)
         box = own.sandboxes[0]
-        (spare,) = _proc_children(box._zygote.pid)
+        (spare,) = child_pids(box._zygote.pid)
         os.kill(own.slots[0].pid, signal.SIGKILL)
         box._zygote.wait(timeout=10)
         assert not Path(f"/proc/{spare}").exists()
-        assert len(_proc_children(own.sandboxes[1]._zygote.pid)) == 1  # the other slot's spare is untouched
-
-
-def _proc_children(pid: int) -> list[int]:
-    kids = []
-    for tid in Path(f"/proc/{pid}/task").iterdir():
-        kids += [int(x) for x in (tid / "children").read_text().split()]
-    return kids
+        assert len(child_pids(own.sandboxes[1]._zygote.pid)) == 1  # the other slot's spare is untouched
 
 
 def _pids_of(uids: set[int]) -> list[int]:

@@ -19,6 +19,7 @@ import pytest
 from autograder import isolation, project, transport
 from autograder.run import Sandbox, Submission, _call_result, _cpu_seconds
 from autograder.transport import INPUT_DTYPES, REPLY_DTYPES, Channel, TransportError
+from tests.helpers import child_pids
 
 A = "logistic_regression"
 ASSIGNMENT_FILE = str(project.assignments_dir() / A / "assignment.py")
@@ -388,13 +389,13 @@ def test_timeout_kills_process_group_and_sweeps_double_forked_orphans():
                             {"kind": "single", "outs": [["p", False]]}, 0.5)
             assert call.status == "timeout"
             assert not _alive(daemon) and not _alive(worker)
-            assert _children(box._zygote.pid) == []
+            assert child_pids(box._zygote.pid) == []
             call = sub.call("sigmoid", {"z": np.zeros(3)}, {"kind": "single", "outs": [["s", False]]}, 5)
             assert call.status == "ok" and sub.restarts == 1  # resumed in a fresh worker
             daemon2 = int(call.outputs["s"][0])
         box.sync()  # closing the submission does not wait for the zygote's reap
         assert not _alive(daemon2)
-        assert _children(box._zygote.pid) == []
+        assert child_pids(box._zygote.pid) == []
 
 
 @pytest.mark.skipif(not LINUX, reason="zygote (fork server)")
@@ -406,7 +407,7 @@ def test_a_closed_submissions_worker_is_reaped_before_the_next_one_starts():
         first = _worker_pid(box)
         assert len(box._unread) == 1  # the reap was sent, its reply not waited for
         second = _worker_pid(box)  # forking it read the first reap's reply first
-        assert not _alive(first) and first not in _children(box._zygote.pid)
+        assert not _alive(first) and first not in child_pids(box._zygote.pid)
         assert len(box._unread) == 1 and second != first
         zygote = box._zygote
     assert zygote.returncode == 0  # closing read the last reply: the zygote exited cleanly
@@ -424,7 +425,7 @@ def test_prefork_spare_is_forked_after_the_reap_and_serves_the_next_submission()
         assert box._spare is not None and len(box._unread) == 2  # the reap, then the spare's fork
         box.sync()
         spare = box._spare.reply["reply"]["pid"]
-        assert not _alive(first) and _children(zygote.pid) == [spare]  # forked after the reap
+        assert not _alive(first) and child_pids(zygote.pid) == [spare]  # forked after the reap
         assert _worker_pid(box) == spare  # the next submission ran in the spare
         box.sync()
         last_spare = box._spare.reply["reply"]["pid"]
@@ -445,7 +446,7 @@ def test_a_spare_forked_for_another_assignment_is_reaped_not_used():
             assert sub.load().status == "loaded" and sub.worker.pid != spare
             call = sub.call("softmax", {"Z": np.zeros((2, 3))}, {"kind": "single", "outs": [["P", False]]}, 5)
             assert call.status == "ok" and call.outputs["P"].shape == (2, 3)
-            assert not _alive(spare) and _children(box._zygote.pid) == [sub.worker.pid]
+            assert not _alive(spare) and child_pids(box._zygote.pid) == [sub.worker.pid]
 
 
 @pytest.mark.skipif(not LINUX, reason="zygote (fork server)")
@@ -501,14 +502,6 @@ def _alive(pid: int) -> bool:
         return False
 
 
-def _children(pid: int) -> list[int]:
-    kids = []
-    for tid in os.listdir(f"/proc/{pid}/task"):
-        with open(f"/proc/{pid}/task/{tid}/children") as fh:
-            kids += [int(x) for x in fh.read().split()]
-    return kids
-
-
 def _fds(pid) -> int:
     return len(os.listdir(f"/proc/{pid}/fd"))
 
@@ -527,11 +520,11 @@ def test_no_leaks_across_many_workers():
         for _ in range(5):
             one()
         box.sync()
-        before = (_fds("self"), _fds(box._zygote.pid), len(_children(box._zygote.pid)), len(os.listdir(box.tmp)))
+        before = (_fds("self"), _fds(box._zygote.pid), len(child_pids(box._zygote.pid)), len(os.listdir(box.tmp)))
         for _ in range(150):
             one()
         box.sync()
-        after = (_fds("self"), _fds(box._zygote.pid), len(_children(box._zygote.pid)), len(os.listdir(box.tmp)))
+        after = (_fds("self"), _fds(box._zygote.pid), len(child_pids(box._zygote.pid)), len(os.listdir(box.tmp)))
         assert after == before and after[2:] == (0, 0)
         tmp = box.tmp
     assert not tmp.exists()
