@@ -149,6 +149,14 @@ def _judge(assignment: Assignment, part: Part, case: Case, call: CallResult,
                                 type_info=call.types.get(name), problem=problem, values=part.values))
     bad = [v for v in verdicts if not v.ok]
     worst = max((v.rel_error for v in verdicts if v.rel_error is not None), default=None)
+    # The budget is judged before the values: an answer computed the expensive way (finite
+    # differences) is also a little inaccurate on the wide case, and must still cost the part.
+    if part.budget and yardstick is not None and call.cpu > max(BUDGET_FLOOR, part.budget * yardstick):
+        detail = f"the reference took {yardstick * 1000:.2f} ms on this case"
+        if bad:
+            detail += f"; the values also differ: {bad[0].message}"
+        return Judged(False, "too_slow", diagnose.sentence("too_slow", seconds=f"{call.cpu:.2f} s of CPU", factor=f"{part.budget:g}"),
+                      detail, worst, verdicts)
     if bad:
         v = bad[0]
         code, fields = _refine(v, part, case, call, expected)
@@ -157,9 +165,6 @@ def _judge(assignment: Assignment, part: Part, case: Case, call: CallResult,
         if public and v.got_value is not None:
             detail += f" (got {v.got_value:.6g}, expected {v.expected_value:.6g})"
         return Judged(False, code, message, detail, v.rel_error, verdicts)
-    if part.budget and yardstick is not None and call.cpu > max(BUDGET_FLOOR, part.budget * yardstick):
-        return Judged(False, "too_slow", diagnose.sentence("too_slow", seconds=f"{call.cpu:.2f} s of CPU", factor=f"{part.budget:g}"),
-                      f"the reference took {yardstick * 1000:.2f} ms on this case", worst, verdicts)
     warned = [w for w in part.forbid if w in call.warnings] if call.warnings else None
     if warned:
         code = "overflow" if "overflow" in warned else "forbidden_warning"

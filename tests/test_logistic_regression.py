@@ -96,8 +96,19 @@ def test_finite_differences_are_flagged_by_the_time_budget(grade_source):
     report = grade_source(A, src)
     dw = next(p for p in report.parts if p.name == "gradients.dw")
     slow = [c for c in dw.cases if c.code == "too_slow"]
-    assert [c.id for c in slow] == ["gradients[N=10,D=5000,case=9]"]
+    assert [c.id for c in slow] == ["gradients[N=10,D=10000,case=9]"]
     assert "reference took" in slow[0].detail
     assert dw.score == 0  # the budget costs the whole part
     # on small cases finite differences are accurate to the tolerance: only the budget catches them
     assert all(c.passed for c in dw.cases if c.code != "too_slow")
+
+
+def test_the_budget_is_judged_before_the_values(grade_source):
+    # finite differences drift near the tolerance on the wide case; slow and off must still cost the part
+    src = REF.split("def gradients(")[0] + FINITE_DIFFERENCES.replace("return dw,", "return dw * (1 + 1e-6),")
+    report = grade_source(A, src, mode="check")
+    dw = next(p for p in report.parts if p.name == "gradients.dw")
+    assert [c.code for c in dw.cases if not c.passed and c.code != "wrong_values"] == ["too_slow"]
+    slow = next(c for c in dw.cases if c.code == "too_slow")
+    assert "the values also differ" in slow.detail and "relative error" in slow.detail
+    assert dw.score == 0

@@ -43,9 +43,11 @@ def _saturated(y):
 
 
 DATA = Cases(data, dims=SIZES, random=6, edges=EDGES)
-#: One wide case: analytic gradients take well under a millisecond there, finite differences
-#: (two loss evaluations per weight) take hundreds, and `budget` turns that into a verdict.
-GRADIENT_DATA = Cases(data, dims=SIZES, random=6, edges=(*EDGES, {"N": 10, "D": 5000}))
+#: One wide case: analytic gradients take a tenth of a millisecond there; finite differences
+#: (two loss evaluations per weight, so time grows as N * D**2) take about 0.75 s of CPU, three
+#: times BUDGET_FLOOR, so `budget` flags them even on a fast host. At D = 5000 they took
+#: 0.25-0.27 s and a fast host let them slip under the floor.
+GRADIENT_DATA = Cases(data, dims=SIZES, random=6, edges=(*EDGES, {"N": 10, "D": 10000}))
 FAST = 50  #: gradients may take 50x the reference's time (and at least 0.25 s) per case
 
 ASSIGNMENT = Assignment(
