@@ -32,14 +32,15 @@ class Mistake:
 CATALOGUE: dict[str, Mistake] = {m.code: m for m in [
     Mistake("transposed", "{out} is the transpose of the expected result.",
             "Check the order of the matrix product: with Z = X W^T + b, dW = dZ^T X has W's shape (out, in)."),
-    Mistake("scaled_by_N", "{out} is off by a factor of the batch size N ({factor}).",
+    Mistake("scaled_by_N", "{out} is off by a factor of the batch size N{factor}.",
             "The loss is averaged over the batch: the 1/N appears exactly once, in the output gradient."),
-    Mistake("scaled_const", "{out} is the expected result times a constant ({factor}).",
+    Mistake("scaled_const", "{out} has a missing or extra constant factor{factor}.",
             "Look for a missing or extra constant factor, e.g. the 1/2 of the MSE or a doubled term."),
     Mistake("sign_flipped", "{out} has the opposite sign of the expected result.",
             "Check the sign of (prediction - target) and of the update direction."),
-    Mistake("bias_not_reduced", "{out} is a per-sample gradient: it is not summed over the batch.",
-            "The bias is shared by all N rows, so its gradient sums dZ over axis 0."),
+    Mistake("not_reduced", "{out} has one value per sample: it is not summed (or averaged) over the batch.",
+            "Reduce over the batch axis 0: a loss averages its N per-sample terms, and a parameter "
+            "shared by all N rows (a bias, a weight) gets the sum of their gradients, e.g. db = dZ.sum(axis=0)."),
     Mistake("reduced_wrong_axis", "{out} is summed over the wrong axis.",
             "Sum over the batch axis (axis 0 for row-major batches), keeping one entry per unit."),
     Mistake("sigmoid_prime_on_activation", "{out} uses sigma'(A) = sigma(sigma(z))(1 - sigma(sigma(z))) instead of sigma'(Z).",
@@ -59,7 +60,9 @@ CATALOGUE: dict[str, Mistake] = {m.code: m for m in [
     Mistake("history_off_by_one", "{out} has one entry too many or too few.",
             "history[0] is x0 and every step appends exactly one iterate: k steps give k + 1 rows."),
     Mistake("overflow", "{out}: exp overflowed on large inputs.",
-            "Use a stable form: for sigmoid, branch on the sign of z; for softmax, subtract the row max first."),
+            "Use a stable form: for sigmoid, branch on the sign of z so exp only sees non-positive arguments "
+            "(np.where evaluates both branches: use a boolean mask, or np.exp(-np.logaddexp(0, -z))); "
+            "for softmax, subtract the row max first."),
     Mistake("log_of_zero", "{out}: log(0) on saturated inputs.",
             "Compute the loss from the logits with log-sum-exp (e.g. np.logaddexp) instead of log(sigmoid(z))."),
     Mistake("input_mutated", "the function modified its input array(s) {names} in place.",
@@ -74,7 +77,7 @@ CATALOGUE: dict[str, Mistake] = {m.code: m for m in [
             "Look for overflow in exp, log of 0, or 0/0."),
     Mistake("timeout", "the call did not finish within the time limit.",
             "Look for an infinite loop or a stopping rule that never triggers."),
-    Mistake("too_slow", "the call took {seconds}, over {factor} times the reference on the same case.",
+    Mistake("too_slow", "the call took {seconds}, over {budget} times the reference on the same case.",
             "Compute the gradient analytically (backprop), not by finite differences or one forward pass per parameter."),
     Mistake("memory_limit", "the call ran out of memory.",
             "Avoid building N x N (or larger) intermediate arrays."),
@@ -99,7 +102,9 @@ def sentence(code: str, out: str = "the result", **fmt) -> str:
     mistake = CATALOGUE.get(code)
     if mistake is None:
         return code
-    text = mistake.sentence.format(out=f"`{out}`", **{"factor": "", "names": "", "seconds": "", **fmt})
+    if fmt.get("factor"):  # a factor, when one was measured, follows in parentheses
+        fmt["factor"] = f" ({fmt['factor']})"
+    text = mistake.sentence.format(out=f"`{out}`", **{"factor": "", "names": "", "seconds": "", "budget": "", **fmt})
     return text[0].upper() + text[1:]
 
 
@@ -113,6 +118,20 @@ def _fit_factor(got: np.ndarray, expected: np.ndarray) -> float | None:
     if denom == 0.0 or got.shape != expected.shape:
         return None
     return float((got * expected).sum()) / denom
+
+
+def constant_factor(got: np.ndarray, expected: np.ndarray, sizes: tuple[int, ...] = ()) -> float | None:
+    """The constant c with got = c * expected (within DETECT_TOL), or None. One number is always
+    some multiple of another, so for a single number only a factor a mistake explains (2, 4, one
+    of the case's ``sizes``, or their inverses) is returned."""
+    factor = _fit_factor(got, expected)
+    if factor is None or not within(got, factor * expected, DETECT_TOL):
+        return None
+    if expected.size == 1:
+        nice = [2.0, 4.0] + [float(n) for n in sizes if n > 1]
+        if not any(abs(factor - f) < 1e-6 * f or abs(factor - 1 / f) < 1e-6 / f for f in nice):
+            return None
+    return factor
 
 
 def detect_values(got: np.ndarray, expected: np.ndarray, *, batch: int | None,
@@ -132,7 +151,7 @@ def detect_values(got: np.ndarray, expected: np.ndarray, *, batch: int | None,
     if batch and got.shape == (batch, *expected.shape):
         if within(got.sum(axis=0), expected, DETECT_TOL) or within(got.mean(axis=0), expected, DETECT_TOL) \
                 or within(got.sum(axis=0) / batch, expected, DETECT_TOL):
-            return "bias_not_reduced", {}
+            return "not_reduced", {}
     if got.shape != expected.shape or max_abs(expected) < 1e-300:
         return None
     if within(-got, expected, DETECT_TOL):
@@ -142,14 +161,8 @@ def detect_values(got: np.ndarray, expected: np.ndarray, *, batch: int | None,
             return "scaled_by_N", {"factor": "N times too large"}
         if within(got, expected / batch, DETECT_TOL):
             return "scaled_by_N", {"factor": "N times too small"}
-    factor = _fit_factor(got, expected)
-    if expected.size == 1 and factor is not None:
-        # one number is always some multiple of another: only name factors a mistake explains
-        nice = [2.0, 4.0] + [float(n) for n in sizes if n > 1]
-        if not any(abs(factor - f) < 1e-6 * f or abs(factor - 1 / f) < 1e-6 / f for f in nice):
-            return None
-    if factor is not None and abs(factor - 1) > 1e-3 and abs(factor) > 1e-8 \
-            and within(got, factor * expected, DETECT_TOL):
+    factor = constant_factor(got, expected, sizes)
+    if factor is not None and abs(factor - 1) > 1e-3 and abs(factor) > 1e-8:
         if factor < 0 and batch and abs(abs(factor) - batch) < 1e-6 * batch:
             return "sign_flipped", {}
         return "scaled_const", {"factor": f"factor {factor:.4g}"}

@@ -158,11 +158,12 @@ class Part:
     ``variants`` name model mistakes for diagnosis: ``code -> fn(inputs, expected) -> outputs``.
     ``figure(items) -> png bytes`` draws feedback from ``[(case, got, expected), ...]``.
     ``budget`` flags answers computed the expensive way (finite differences, a forward pass per
-    parameter): a call using more CPU than ``budget`` x the reference on the same case, and more
-    than ``BUDGET_FLOOR`` seconds, fails as ``too_slow`` whatever its values (the expensive way
-    is often a little inaccurate there too), and the part then scores 0. Give such a
-    part one large case (an edge pinned at a wide shape) so the difference shows; the grader
-    measures the worker's CPU time itself.
+    parameter): on the part's largest case (most input entries), a call using more CPU than
+    ``budget`` x the reference on that case, and more than ``BUDGET_FLOOR`` seconds, fails as
+    ``too_slow`` whatever its values (the expensive way is often a little inaccurate there too),
+    and the part then scores 0. Give such a part one large case (an edge pinned at a wide shape)
+    so the difference shows; the grader measures the worker's CPU time itself. Smaller cases are
+    not timed: a one-off cost on a first call (a lazy import) must not cost the part.
     ``values=False`` makes a property part: shape, dtype and finiteness are still checked, then
     only ``checks`` decide (e.g. "rows of P sum to 1").
     """

@@ -18,7 +18,7 @@ HOSTILE_ORDER = ("os_exit", "output_flood", "memory_bomb", "infinite_loop", "loa
 #: (name, anchor in the reference, replacement): each anchor occurs exactly once
 BUGS = [
     ("transposed", "dW = dZ.T @ A_prev", "dW = A_prev.T @ dZ"),
-    ("bias_not_reduced", "db = dZ.sum(axis=0)", "db = dZ"),
+    ("not_reduced", "db = dZ.sum(axis=0)", "db = dZ"),
     ("scaled_by_N", "return (Y_hat - Y) / Y.shape[0]", "return (Y_hat - Y)"),
     ("sign_flipped", "dA_prev = dZ @ W", "dA_prev = -(dZ @ W)"),
     ("scaled_const", "return float(0.5 * np.sum", "return float(np.sum"),

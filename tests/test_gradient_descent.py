@@ -12,7 +12,7 @@ from autograder import cases, project
 from autograder.oracle import call_model
 from autograder.report import to_json
 from autograder.spec import Part
-from tests.helpers import lost_parts, mutate, reference_source
+from tests.helpers import codes_of, lost_parts, mutate, reference_source
 
 A = "gradient_descent"
 SPEC = project.load_assignment(A)
@@ -100,3 +100,16 @@ def test_loop_without_cap_or_finite_check_times_out_only_on_diverging_probes(gra
     assert codes == {"one_exact_step": None, "starts_at_minimum": None, "max_iters_25": "shape_mismatch",
                      "diverges_slides_x20": "timeout", "diverges_D8": "timeout"}
     assert report.score == pytest.approx(20 - 3 * 3 / 5)
+
+
+def test_a_constant_factor_is_named_only_where_the_whole_result_has_one(grade_source):
+    src = mutate(mutate(reference_source(A), "return 2.0 / float(np.linalg.eigvalsh", "return 1.0 / float(np.linalg.eigvalsh"),
+                 "return float(0.5 * x @ (A @ x) - b @ x)", "return float(x @ (A @ x) - b @ x)")
+    report = grade_source(A, src, mode="check")
+    feedback = {p.name: p.feedback for p in report.parts}
+    assert codes_of(report, "max_stable_lr")[0] == "scaled_const"
+    assert "has a missing or extra constant factor (factor 0.5)." in feedback["max_stable_lr"]
+    # x^T A x - b^T x is no multiple of x^T A x / 2 - b^T x: the code, but no made-up factor
+    assert codes_of(report, "quadratic") == ["scaled_const"]
+    assert "has a missing or extra constant factor." in feedback["quadratic"]
+    assert "factor ()" not in feedback["quadratic"] and "(factor" not in feedback["quadratic"]

@@ -60,7 +60,7 @@ EXAMPLE_VERDICTS = [
     pytest.param("slides_transposes.py",
                  {"output_grad", "linear_backward.dW", "linear_backward.db"} | BACKWARD,
                  {"output_grad": "scaled_by_N", "linear_backward.dW": "transposed",
-                  "linear_backward.db": "bias_not_reduced"}, id="slides_transposes"),
+                  "linear_backward.db": "not_reduced"}, id="slides_transposes"),
     pytest.param("half_done.py",
                  {"output_grad", "linear_backward.dA_prev", "linear_backward.dW", "linear_backward.db",
                   "backward.W1", "backward.b1"} | {"sigmoid_backward"},
@@ -94,7 +94,7 @@ SHRUNK = [  # (edit, part, the smallest shape that still shows the mistake)
     pytest.param(("return (Y_hat - Y) / Y.shape[0]", "return (Y_hat - Y)"), "output_grad",
                  {"N": 2, "K": 1}, id="scaled_by_N_needs_two_rows"),
     pytest.param(("db = dZ.sum(axis=0)", "db = dZ"), "linear_backward.db",
-                 {"N": 1, "H": 1, "K": 1}, id="bias_not_reduced_shows_everywhere"),
+                 {"N": 1, "H": 1, "K": 1}, id="not_reduced_shows_everywhere"),
     pytest.param(("dW = dZ.T @ A_prev", "dW = A_prev.T @ dZ"), "linear_backward.dW",
                  None, id="transposed_needs_a_non_square_dW"),
 ]

@@ -24,7 +24,7 @@ MUTANTS = [
         edits=[('return X.T @ dz, float(np.sum(dz))',
                 'return X.T @ dz, dz')],
         loses=['gradients.db'],
-        labels={'gradients.db': 'bias_not_reduced'},
+        labels={'gradients.db': 'not_reduced'},
     ),
     Mutant(
         'doubled_dw',

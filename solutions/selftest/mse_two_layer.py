@@ -31,7 +31,7 @@ MUTANTS = [
         edits=[('db = dZ.sum(axis=0)',
                 'db = dZ')],
         loses=['backward.b1', 'backward.b2', 'linear_backward.db'],
-        labels={'linear_backward.db': 'bias_not_reduced', 'backward.b2': 'bias_not_reduced'},
+        labels={'linear_backward.db': 'not_reduced', 'backward.b2': 'not_reduced'},
     ),
     Mutant(
         'db_summed_over_wrong_axis',

@@ -104,7 +104,7 @@ MUTANTS = [
         edits=[('db2 = dZ2.sum(axis=0)',
                 'db2 = dZ2')],
         loses=['backward.b2'],
-        labels={'backward.b2': 'bias_not_reduced'},
+        labels={'backward.b2': 'not_reduced'},
     ),
     Mutant(
         'scalar_b1_as_in_the_seed',
@@ -222,9 +222,20 @@ def softmax_ce_grad(Z, Y):
     return (np.exp(_log_softmax(Z)) - Y) / len(Z)
 '''
 
+FLOAT32_BACKWARD = '''
+def backward(X, Y, params, cache):
+    f = np.float32
+    X, Y, W2, A1, P = X.astype(f), Y.astype(f), params["W2"].astype(f), cache["A1"].astype(f), cache["P"].astype(f)
+    dZ2 = (P - Y) / f(len(X))
+    dZ1 = (dZ2 @ W2) * A1 * (f(1) - A1)
+    grads = {"W1": dZ1.T @ X, "b1": dZ1.sum(axis=0), "W2": dZ2.T @ A1, "b2": dZ2.sum(axis=0)}
+    return {k: v.astype(np.float64) for k, v in grads.items()}
+'''
+
 CORRECT = [
     Correct("einsum_forward_backward", append=EINSUM),
     Correct("explicit_loops", append=LOOPS),
     Correct("logaddexp_reduce", append=LOGADDEXP),
     Correct("float32_softmax_cast_back", append=FLOAT32),
+    Correct("float32_backward_cast_back", append=FLOAT32_BACKWARD),
 ]
