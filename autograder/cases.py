@@ -48,13 +48,30 @@ def _rng(seed: Seed, part: str, index: int, stream: int = 0) -> np.random.Genera
 
 
 def _draw_dims(rng: np.random.Generator, spec: Cases, pins: dict[str, int]) -> dict[str, int]:
-    """Sizes for every letter: pinned ones as given, the rest random and (if possible) distinct."""
+    """Sizes for every letter: pinned ones as given, the rest random and (if possible) distinct.
+    A drawn letter avoids the sizes its edges pin ({"N": 1}): those belong to the edge cases."""
+    choices = {k: _general_sizes(spec, k) for k in spec.dims if k not in pins}
     for _ in range(64):
-        dims = {k: pins.get(k, int(rng.integers(lo, hi + 1))) for k, (lo, hi) in spec.dims.items()}
+        dims = {k: pins[k] if k in pins else choices[k][int(rng.integers(len(choices[k])))] for k in spec.dims}
         free = [v for k, v in dims.items() if k not in pins]
         if not spec.distinct or len(set(free)) == len(free):
             return dims
     return dims
+
+
+def _general_sizes(spec: Cases, letter: str) -> list[int]:
+    """The sizes a random case may draw for ``letter``: its range without the sizes an edge pins
+    on its own (N = 1 where ``{"N": 1}`` is an edge), unless that would leave nothing. At those
+    degenerate sizes common mistakes (a missing 1/N, a sum over the wrong axis) give the right
+    answer, so a random case there would reward them."""
+    lo, hi = spec.dims[letter]
+    degenerate = {pin[letter] for pin in spec.edges if set(pin) == {letter}}
+    return [n for n in range(lo, hi + 1) if n not in degenerate] or list(range(lo, hi + 1))
+
+
+def is_edge(part: Part, case: Case) -> bool:
+    """Whether ``case`` is one of the part's pinned edge cases (random draws come first)."""
+    return isinstance(part.cases, Cases) and case.probe is None and case.index >= part.cases.random
 
 
 def generate(part: Part, seed: Seed) -> list[Case]:

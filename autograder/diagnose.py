@@ -93,6 +93,8 @@ CATALOGUE: dict[str, Mistake] = {m.code: m for m in [
             "Compute the gradients with numpy only; torch/jax/tensorflow/autograd are refused."),
     Mistake("forbidden_warning", "{out} raised a floating-point warning this part forbids.",
             "Make the computation numerically stable for large inputs."),
+    Mistake("edge_only", "{out} is right only on edge shapes, where common mistakes are right too.",
+            "Edge cases (N = 1, one unit, one class) count once a random-shape case passes: fix those first."),
     Mistake("property", "{out} violates a required property.", ""),
     Mistake("wrong_values", "{out} has wrong values.", ""),
 ]}

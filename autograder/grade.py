@@ -481,8 +481,22 @@ def _smallest_failing(grader: Grader, part: Part, group_part: Part, sub: Submiss
     return text + (f": {j.detail}" if public and j.detail else "")
 
 
+def _edges_beside_a_general_pass(spec: Assignment, part: Part,
+                                 judged: list[tuple[Case, Judged]]) -> list[tuple[Case, Judged]]:
+    """Edge cases count only when a random case of the part passes too. At N = 1 or one class a
+    missing 1/N, a mean over the wrong axis or a constant softmax give the right answer, so an
+    answer right only there has shown nothing; a right answer that breaks at N = 1 still loses
+    just the edge."""
+    if any(j.ok for c, j in judged if not casegen.is_edge(part, c)):
+        return judged
+    out = spec.graded_outputs(part)[0]
+    return [(c, Judged(False, "edge_only", diagnose.sentence("edge_only", out), "", j.rel_error, j.verdicts))
+            if j.ok and casegen.is_edge(part, c) else (c, j) for c, j in judged]
+
+
 def _part_result(spec: Assignment, part: Part, judged: list[tuple[Case, Judged]], *, public: bool,
                  smallest: str = "") -> PartResult:
+    judged = _edges_beside_a_general_pass(spec, part, judged)
     passed = sum(j.ok for _, j in judged)
     total = len(judged)
     score = part_score(float(part.points), passed, total, all_or_nothing=part.all_or_nothing)

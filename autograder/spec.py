@@ -128,6 +128,8 @@ class Cases:
     letter. Letters in ``dims`` map to inclusive ``(low, high)`` ranges; random cases give
     different letters different sizes where the ranges allow (so a transposed answer cannot
     pass by accident). ``edges`` lists size pins, e.g. ``{"N": 1}``; unpinned letters are drawn.
+    A size an edge pins on its own is degenerate: random cases never draw it, and the edge cases
+    count only when a random case of the part passes (at N = 1 a missing 1/N is right).
     Shrinking (smallest failing case) walks the same letters down towards their lows.
     """
 

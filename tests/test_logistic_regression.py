@@ -139,3 +139,17 @@ def test_a_per_sample_loss_is_named_not_reduced_without_talking_of_a_bias(grade_
     feedback = next(p.feedback for p in report.parts if p.name == "bce_loss")
     line = next(x for x in feedback.splitlines() if "[not_reduced]" in x)
     assert "`loss` has one value per sample" in line and "gradient" not in line.split(". (")[0]
+
+
+def test_edge_cases_count_only_beside_a_passing_random_case(grade_source):
+    # forgetting the 1/N is right at N = 1: those edges must not earn what the random cases lose
+    report = grade_source(A, mutate(REF, "return (predict_proba(X, w, b) - y) / X.shape[0]", "return predict_proba(X, w, b) - y"))
+    part = next(p for p in report.parts if p.name == "grad_logits")
+    assert part.score == 0 and part.diagnoses[0] == "scaled_by_N" and "edge_only" in part.diagnoses
+    assert [c.shape.split(",")[0] for c in part.cases if c.code == "edge_only"] == ["N=1", "N=1"]
+    # a right answer that breaks only at N = 1 (np.squeeze) keeps every other case
+    report = grade_source(A, mutate(REF, "return (predict_proba(X, w, b) - y) / X.shape[0]",
+                                    "return np.squeeze((predict_proba(X, w, b) - y) / X.shape[0])"))
+    part = next(p for p in report.parts if p.name == "grad_logits")
+    assert [c.code for c in part.cases if not c.passed] == ["shape_mismatch", "shape_mismatch"]
+    assert abs(part.score - 1.5 * 7 / 9) < 1e-4  # scores are rounded to 4 places

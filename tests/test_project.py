@@ -102,3 +102,28 @@ def test_demo_grades_every_bundled_example():
     assert {r["example"] for r in rows} == examples
     assert any(r["score"] == r["max_score"] for r in rows)
     assert any(r["score"] < r["max_score"] for r in rows)
+
+
+def test_random_cases_leave_degenerate_sizes_to_the_edges():
+    """A size an edge pins on its own (N = 1) is never drawn by a random case, where it would
+    reward a missing 1/N; the edges themselves keep their pins."""
+    from autograder import cases
+    from autograder.spec import Cases
+
+    checked = 0
+    for aid in project.assignment_ids():
+        for part in project.load_assignment(aid).parts:
+            spec = part.cases
+            if not isinstance(spec, Cases):
+                continue
+            degenerate = {k: {pin[k] for pin in spec.edges if set(pin) == {k}} for k in spec.dims}
+            for seed in range(10):
+                for case in cases.generate(part, (seed,)):
+                    if cases.is_edge(part, case):
+                        assert spec.edges[case.index - spec.random].items() <= case.dims.items()
+                        continue
+                    for k, n in case.dims.items():
+                        lo, hi = spec.dims[k]
+                        assert n not in degenerate[k] or degenerate[k] >= set(range(lo, hi + 1)), (case.id, k)
+                        checked += 1
+    assert checked > 1000
