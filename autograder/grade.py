@@ -487,7 +487,8 @@ def _edges_beside_a_general_pass(spec: Assignment, part: Part,
     missing 1/N, a mean over the wrong axis or a constant softmax give the right answer, so an
     answer right only there has shown nothing; a right answer that breaks at N = 1 still loses
     just the edge."""
-    if any(j.ok for c, j in judged if not casegen.is_edge(part, c)):
+    general = [j.ok for c, j in judged if not casegen.is_edge(part, c)]
+    if not general or any(general):  # a part of edges alone is judged on them
         return judged
     out = spec.graded_outputs(part)[0]
     return [(c, Judged(False, "edge_only", diagnose.sentence("edge_only", out), "", j.rel_error, j.verdicts))

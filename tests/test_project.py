@@ -127,3 +127,20 @@ def test_random_cases_leave_degenerate_sizes_to_the_edges():
                         assert n not in degenerate[k] or degenerate[k] >= set(range(lo, hi + 1)), (case.id, k)
                         checked += 1
     assert checked > 1000
+
+
+def test_a_part_of_edge_cases_alone_is_still_scored_on_them():
+    from autograder import cases
+    from autograder.grade import Judged, _edges_beside_a_general_pass
+    from autograder.spec import Cases, Part
+
+    spec = project.load_assignment("logistic_regression")
+    make = spec.part("grad_logits").cases.make
+    for random, expected in ((0, [True, True]), (2, [False, False, False, False])):
+        part = Part("grad_logits", 1, "grad_logits", Cases(make, dims={"N": (1, 5), "D": (1, 4)}, random=random,
+                                                              edges=({"N": 1}, {"D": 1})))
+        generated = cases.generate(part, (0,))
+        # every edge passes, every random case fails
+        judged = [(c, Judged(True, None, "") if cases.is_edge(part, c) else Judged(False, "wrong_values", ""))
+                  for c in generated]
+        assert [j.ok for _, j in _edges_beside_a_general_pass(spec, part, judged)] == expected
