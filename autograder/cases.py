@@ -1,7 +1,9 @@
 """Seeded case generation, readable case ids, and shrinking towards the smallest failing case.
 
-Every case is a pure function of ``(seed, part name, index)`` (and, when shrunk, of the smaller
-sizes), so a regrade reproduces exactly the same inputs. The seed is a tuple of integers:
+Every case is a pure function of ``(seed, part name, index, draw)`` (and, when shrunk, of the
+smaller sizes), so a regrade reproduces exactly the same inputs. ``draw`` counts the redraws of
+a random case that could not tell a modelled mistake from the right answer (see
+:func:`generate`); it is 0 for almost every case. The seed is a tuple of integers:
 ``(public_seed,)`` for local checks, ``(hidden_seed,)`` or ``(hidden_seed, student_seed)`` for
 grading.
 """
@@ -10,13 +12,14 @@ from __future__ import annotations
 import zlib
 from dataclasses import dataclass, field, replace
 from functools import cached_property
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
 from .spec import Cases, Part, Probes
 
 Seed = tuple[int, ...]
+REDRAWS = 16  #: draws tried for a random case before the first one is kept, telling or not
 
 
 @dataclass(frozen=True)
@@ -27,13 +30,15 @@ class Case:
     inputs: dict[str, Any] = field(repr=False)
     dims: dict[str, int] | None = None
     probe: str | None = None
+    draw: int = 0
 
     @cached_property  # ids key every cache and report line: build the string once
     def id(self) -> str:
+        """Unique per inputs: a redrawn case (``draw`` > 0) may have its first draw's sizes."""
         if self.probe is not None:
             return f"{self.part}[probe={self.probe}]"
         sizes = ",".join(f"{k}={v}" for k, v in self.dims.items())
-        return f"{self.part}[{sizes},case={self.index}]"
+        return f"{self.part}[{sizes},case={self.index}{f',draw={self.draw}' if self.draw else ''}]"
 
     @cached_property
     def shape_text(self) -> str:
@@ -43,7 +48,7 @@ class Case:
 
 
 def _rng(seed: Seed, part: str, index: int, stream: int = 0) -> np.random.Generator:
-    """Stream 0 draws sizes, stream 1 draws the inputs of a case at given sizes."""
+    """Stream 2d draws the sizes of draw d, stream 2d + 1 its inputs at given sizes."""
     return np.random.default_rng([*seed, zlib.crc32(part.encode()), index, stream])
 
 
@@ -74,8 +79,15 @@ def is_edge(part: Part, case: Case) -> bool:
     return isinstance(part.cases, Cases) and case.probe is None and case.index >= part.cases.random
 
 
-def generate(part: Part, seed: Seed) -> list[Case]:
-    """All cases of one part for one seed: random draws first, then edges, or the named probes."""
+def generate(part: Part, seed: Seed, *, telling: Callable[[Case], bool] | None = None) -> list[Case]:
+    """All cases of one part for one seed: random draws first, then edges, or the named probes.
+
+    ``telling(case)``: whether the case can tell every modelled mistake from the right answer
+    (the grader asks its oracles; see :meth:`autograder.grade.Grader.cases`). A random case that
+    cannot is drawn again, sizes and inputs, up to REDRAWS times; if no draw can, the first is
+    kept. np.mean in place of the MSE's 1/(2N) sum is 2/K times too large, so right at K = 2:
+    a random case there would give that mistake the point. Edge cases are kept as pinned: they
+    are degenerate on purpose and count only beside a passing random case."""
     spec = part.cases
     if isinstance(spec, Probes):
         return [
@@ -85,15 +97,25 @@ def generate(part: Part, seed: Seed) -> list[Case]:
     pins_list: list[dict[str, int]] = [{}] * spec.random + [dict(p) for p in spec.edges]
     cases = []
     for i, pins in enumerate(pins_list):
-        dims = _draw_dims(_rng(seed, part.name, i), spec, pins)
-        cases.append(build(part, seed, i, dims))
+        case = _drawn(part, seed, i, pins, 0)
+        if telling is not None and i < spec.random and not telling(case):
+            redrawn = (_drawn(part, seed, i, pins, draw) for draw in range(1, REDRAWS))
+            case = next((c for c in redrawn if telling(c)), case)
+        cases.append(case)
     return cases
 
 
-def build(part: Part, seed: Seed, index: int, dims: dict[str, int]) -> Case:
-    """The case ``index`` of ``part`` at the given sizes (used for generation and shrinking)."""
-    rng = _rng(seed, part.name, index, stream=1)
-    return Case(part.name, index, seed, _as_inputs(part.cases.make(rng, **dims), part), dims=dict(dims))
+def _drawn(part: Part, seed: Seed, index: int, pins: dict[str, int], draw: int) -> Case:
+    """Draw number ``draw`` of case ``index``: its sizes, then its inputs."""
+    dims = _draw_dims(_rng(seed, part.name, index, 2 * draw), part.cases, pins)
+    return build(part, seed, index, dims, draw=draw)
+
+
+def build(part: Part, seed: Seed, index: int, dims: dict[str, int], draw: int = 0) -> Case:
+    """The case ``index`` (its ``draw``) of ``part`` at the given sizes (for generation and
+    shrinking)."""
+    rng = _rng(seed, part.name, index, stream=2 * draw + 1)
+    return Case(part.name, index, seed, _as_inputs(part.cases.make(rng, **dims), part), dims=dict(dims), draw=draw)
 
 
 def _as_inputs(inputs: dict, part: Part) -> dict:
@@ -112,7 +134,7 @@ def shrink_candidates(part: Part, case: Case) -> Iterator[Case]:
         size = case.dims[letter]
         for smaller in dict.fromkeys([lo, max(lo, size // 2), size - 1]):
             if lo <= smaller < size:
-                yield build(part, case.seed, case.index, {**case.dims, letter: smaller})
+                yield build(part, case.seed, case.index, {**case.dims, letter: smaller}, draw=case.draw)
 
 
 def with_inputs(case: Case, inputs: dict) -> Case:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 
@@ -49,6 +49,10 @@ CATALOGUE: dict[str, Mistake] = {m.code: m for m in [
             "The derivative of the sigmoid is sigma(z)(1 - sigma(z)); there is no sigma' inside it."),
     Mistake("extra_sigmoid_prime", "{out} multiplies by sigma' at a layer that has no sigmoid.",
             "The output layer is linear (or softmax + cross-entropy): dZ2 = (Y_hat - Y)/N with no sigma' factor."),
+    Mistake("mean_over_entries", "{out} divides by all N*K entries (as np.mean does), where this loss divides by the N samples only.",
+            "L = 1/(2N) sum_p ||y_hat_p - y_p||^2: sum the squares over the K outputs, average over the N "
+            "samples, keep the 1/2. np.mean((Y_hat - Y)**2) is 2/K times L; its gradient 2(Y_hat - Y)/(N K) "
+            "is 2/K times dZ2 = (Y_hat - Y)/N."),
     Mistake("missing_activation_grad", "{out} is missing the activation's derivative.",
             "Back through A = sigma(Z): dZ = dA * sigma'(Z), elementwise."),
     Mistake("loss_after_step", "{out} holds the loss after each step; losses[epoch] is the loss before it.",
@@ -179,19 +183,41 @@ def detect_variants(got: dict[str, np.ndarray], name: str,
     mine = got.get(name)
     if mine is None:
         return None
+    for code, option in _wrong_options(variants, inputs, expected):
+        candidate = option.get(name)
+        if candidate is None:
+            continue
+        candidate = np.asarray(candidate, dtype=np.float64)
+        if candidate.shape != mine.shape or not all_finite(candidate):
+            continue
+        differs = candidate.shape != expected[name].shape or not within(candidate, expected[name], DETECT_TOL)
+        if differs and within(mine, candidate, DETECT_TOL):
+            return code
+    return None
+
+
+def hidden_mistake(variants: dict[str, Callable[[dict, dict], dict]], inputs: dict,
+                   expected: dict[str, np.ndarray], tols: dict[str, Tol]) -> str | None:
+    """The first declared model mistake that gives the right answer on this case: within the
+    grading tolerance (``tols``, per graded output) in every graded output it models. Such a
+    case cannot tell the mistake from the right answer (np.mean for the MSE at K = 2)."""
+    for code, option in _wrong_options(variants, inputs, expected):
+        graded = [(name, np.asarray(value, dtype=np.float64)) for name, value in option.items()
+                  if name in expected and name in tols]
+        if graded and all(value.shape == expected[name].shape and within(value, expected[name], tols[name])
+                          for name, value in graded):
+            return code
+    return None
+
+
+def _wrong_options(variants: dict[str, Callable[[dict, dict], dict]], inputs: dict,
+                   expected: dict[str, np.ndarray]) -> Iterator[tuple[str, dict]]:
+    """``(code, wrong outputs)`` for every way each model is wrong on this case."""
     for code, model in variants.items():
         wrong = _wrong_answer(model, inputs, expected)  # None when the model does not apply
         for option in (wrong if isinstance(wrong, (list, tuple)) else [wrong]):
-            candidate = option.get(name) if isinstance(option, dict) else None
-            if candidate is None:
-                continue
-            candidate = np.asarray(candidate, dtype=np.float64)
-            if candidate.shape != mine.shape or not all_finite(candidate):
-                continue
-            differs = candidate.shape != expected[name].shape or not within(candidate, expected[name], DETECT_TOL)
-            if differs and within(mine, candidate, DETECT_TOL):
-                return code
-    return None
+            if isinstance(option, dict):
+                yield code, option
 
 
 #: Wrong answers already computed, by (model, inputs, expected) object identity; each entry

@@ -248,11 +248,23 @@ class Grader:
         return self.mode == "check"
 
     def cases(self, key: str) -> list[Case]:
+        """The group's cases; a random one on which a modelled mistake of the group's parts
+        gives the right answer is drawn again (see :func:`cases.generate`)."""
         with self._lock:
             if key not in self._cases:
-                lead = _groups(self.spec)[key][0]
-                self._cases[key] = casegen.generate(_group_part(lead, key), self.seeds)
+                parts = _groups(self.spec)[key]
+                self._cases[key] = casegen.generate(_group_part(parts[0], key), self.seeds,
+                                                    telling=lambda case: self._telling(parts, case))
             return self._cases[key]
+
+    def _telling(self, parts: list[Part], case: Case) -> bool:
+        """Whether ``case`` tells every modelled mistake of ``parts`` from the right answer
+        (called with the lock held)."""
+        if not any(p.variants for p in parts):
+            return True
+        tols = self._tols[parts[0].cases_key]
+        expected = self.oracles.expected(parts[0], case, tols)
+        return not any(diagnose.hidden_mistake(dict(p.variants), case.inputs, expected, tols) for p in parts)
 
     def expected(self, part: Part, case: Case) -> dict[str, np.ndarray]:
         with self._lock:

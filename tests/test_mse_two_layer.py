@@ -112,3 +112,33 @@ def test_feedback_names_the_smallest_failing_shape(grade_source, edit, part, sma
     else:
         assert dims == smallest, result.smallest_failing
     assert f"{part.split('.')[0]}[{shape.replace(' ', '')}," in result.smallest_failing
+
+
+NP_MEAN = {  # the usual MSE and its gradient: 2/K times this assignment's, so right at K = 2
+    "mse_loss": ("return float(0.5 * np.sum((Y_hat - Y) ** 2) / N)", "return float(np.mean((Y_hat - Y) ** 2))"),
+    "output_grad": ("return (Y_hat - Y) / Y.shape[0]", "return 2 * (Y_hat - Y) / Y.size"),
+}
+
+
+@pytest.mark.parametrize("mode", ["grade", "check"])
+def test_np_mean_for_the_mse_is_named_and_earns_nothing(grade_source, mode):
+    """No random case is drawn at K = 2, where np.mean's answer is right; before, the hidden
+    seed gave its gradient 3 of output_grad's 9 cases (and backward's through it)."""
+    for part, edit in NP_MEAN.items():
+        report = grade_source(A, mutate(REF, *edit), mode=mode)
+        broken = {part} | (BACKWARD if part == "output_grad" else set())
+        assert lost_parts(report) == broken
+        for result in report.parts:
+            if result.name in broken:
+                assert result.score == 0 and codes_of(report, result.name)[0] == "mean_over_entries", result
+
+
+@pytest.mark.parametrize("mode, seed", [("grade", None), ("grade", 7), ("check", None)])
+def test_no_random_case_of_the_loss_path_is_drawn_at_two_outputs(mode, seed):
+    from autograder.grade import Grader, _groups
+
+    grader = Grader(A, mode=mode, seed=seed)
+    for key, parts in _groups(grader.spec).items():
+        if key in ("mse_loss", "output_grad", "backward"):
+            random = grader.cases(key)[:parts[0].cases.random]
+            assert random and all(case.dims["K"] != 2 for case in random), key

@@ -5,6 +5,7 @@ import re
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from autograder import project
@@ -144,3 +145,36 @@ def test_a_part_of_edge_cases_alone_is_still_scored_on_them():
         judged = [(c, Judged(True, None, "") if cases.is_edge(part, c) else Judged(False, "wrong_values", ""))
                   for c in generated]
         assert [j.ok for _, j in _edges_beside_a_general_pass(spec, part, judged)] == expected
+
+
+def test_random_cases_are_redrawn_where_a_modelled_mistake_gives_the_right_answer():
+    """A random case that cannot tell a mistake from the right answer is drawn again (sizes and
+    inputs, reproducibly, under an id of its own); edges keep their pins; a case no draw can
+    make telling keeps its first draw; every other case is exactly what it was."""
+    from autograder import cases
+
+    part = project.load_assignment("mse_two_layer").part("mse_loss")
+    random = part.cases.random
+    redrawn = 0
+    for seed in range(20):
+        plain = cases.generate(part, (seed,))
+        for telling, same in ((lambda c: True, True), (lambda c: False, True), (lambda c: c.dims["K"] != 2, False)):
+            got = cases.generate(part, (seed,), telling=telling)
+            assert [c.id for c in got[random:]] == [c.id for c in plain[random:]]  # edges as pinned
+            if same:
+                assert [c.id for c in got] == [c.id for c in plain]
+                assert all(np.array_equal(a.inputs["Y"], b.inputs["Y"]) for a, b in zip(got, plain))
+                continue
+            assert all(c.dims["K"] != 2 for c in got[:random])
+            assert [c.id for c in got] == [c.id for c in cases.generate(part, (seed,), telling=telling)]
+            for new, old in zip(got[:random], plain[:random]):
+                assert (new.draw == 0) == (old.dims["K"] != 2)
+                if new.draw:
+                    redrawn += 1
+                    assert new.id.endswith(f",draw={new.draw}]") and new.id != old.id
+                    assert new.inputs["Y"].shape == (new.dims["N"], new.dims["K"])
+                    smaller = list(cases.shrink_candidates(part, new))
+                    assert smaller and all(s.draw == new.draw for s in smaller)
+                else:
+                    assert new.id == old.id
+    assert redrawn > 10

@@ -67,6 +67,20 @@ SIGMOID_BACKWARD_VARIANTS = {
     # seed 001's slip: sigma(z)(1 - sigma'(z))
     "sigmoid_prime_slip": lambda i, e: {"dZ": i["dA"] * _sigmoid(i["Z"]) * (1.0 - _sigmoid_prime(i["Z"]))},
 }
+
+
+def _mean_over_entries(inputs, expected):
+    """np.mean((Y_hat - Y) ** 2), the usual MSE, in place of this loss: it divides by every entry
+    (N K) instead of by N and has no 1/2, so it and every gradient through it are 2/K times the
+    right ones (right at K = 2: random cases avoid K = 2); with the 1/2 kept, 1/K times. At
+    K = 1 the first is only a missing 1/2 (scaled_const) and the second is right: no model."""
+    K = inputs["Y"].shape[1]
+    if K == 1:
+        return None
+    return [{name: c / K * value for name, value in expected.items()} for c in (2.0, 1.0)]
+
+
+MEAN_VARIANTS = {"mean_over_entries": _mean_over_entries}
 LINEAR_BACKWARD_VARIANTS = {
     "reduced_wrong_axis": lambda i, e: {"db": i["dZ"].sum(axis=1)},
 }
@@ -74,6 +88,7 @@ BACKWARD_VARIANTS = {
     "sigmoid_prime_on_activation": lambda i, e: _backward_with(i, hidden_grad=lambda dA, Z, A: dA * _sigmoid_prime(A)),
     "missing_activation_grad": lambda i, e: _backward_with(i, hidden_grad=lambda dA, Z, A: dA),
     "extra_sigmoid_prime": lambda i, e: _backward_with(i, out_factor=_sigmoid_prime),
+    "mean_over_entries": _mean_over_entries,
 }
 
 
@@ -144,8 +159,9 @@ ASSIGNMENT = Assignment(
         Part("forward.Z1", points=1, function="forward", group="forward", outputs=("Z1",), tol=VALUES, cases=FORWARD),
         Part("forward.A1", points=1, function="forward", group="forward", outputs=("A1",), tol=VALUES, cases=FORWARD),
         Part("forward.Z2", points=1, function="forward", group="forward", outputs=("Z2",), tol=VALUES, cases=FORWARD),
-        Part("mse_loss", points=2, function="mse_loss", tol=VALUES, cases=PREDICTIONS),
-        Part("output_grad", points=2, function="output_grad", tol=VALUES, cases=PREDICTIONS),
+        Part("mse_loss", points=2, function="mse_loss", tol=VALUES, cases=PREDICTIONS, variants=MEAN_VARIANTS),
+        Part("output_grad", points=2, function="output_grad", tol=VALUES, cases=PREDICTIONS,
+             variants=MEAN_VARIANTS),
         Part("linear_backward.dA_prev", points=2, function="linear_backward", group="linear_backward",
              outputs=("dA_prev",), tol=VALUES, cases=LAYER_CASES),
         Part("linear_backward.dW", points=2, function="linear_backward", group="linear_backward",

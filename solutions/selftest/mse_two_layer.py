@@ -75,7 +75,22 @@ MUTANTS = [
         edits=[('return float(0.5 * np.sum((Y_hat - Y) ** 2) / N)',
                 'return float(0.5 * np.mean((Y_hat - Y) ** 2))')],
         loses=['mse_loss'],
-        labels={'mse_loss': 'scaled_const'},
+        labels={'mse_loss': 'mean_over_entries'},
+    ),
+    Mutant(  # the usual MSE: 2/K times this loss, right at K = 2 (random cases avoid it)
+        'loss_np_mean',
+        edits=[('return float(0.5 * np.sum((Y_hat - Y) ** 2) / N)',
+                'return float(np.mean((Y_hat - Y) ** 2))')],
+        loses=['mse_loss'],
+        labels={'mse_loss': 'mean_over_entries'},
+    ),
+    Mutant(
+        'output_grad_of_np_mean',
+        edits=[('return (Y_hat - Y) / Y.shape[0]',
+                'return 2 * (Y_hat - Y) / Y.size')],
+        loses=['backward.W1', 'backward.W2', 'backward.b1', 'backward.b2', 'output_grad'],
+        labels={'output_grad': 'mean_over_entries', 'backward.W1': 'mean_over_entries',
+                'backward.b2': 'mean_over_entries'},
     ),
     Mutant(
         'loss_missing_1_over_N',
