@@ -50,9 +50,9 @@ CATALOGUE: dict[str, Mistake] = {m.code: m for m in [
     Mistake("extra_sigmoid_prime", "{out} multiplies by sigma' at a layer that has no sigmoid.",
             "The output layer is linear (or softmax + cross-entropy): dZ2 = (Y_hat - Y)/N with no sigma' factor."),
     Mistake("mean_over_entries", "{out} divides by all N*K entries (as np.mean does), where this loss divides by the N samples only.",
-            "L = 1/(2N) sum_p ||y_hat_p - y_p||^2: sum the squares over the K outputs, average over the N "
-            "samples, keep the 1/2. np.mean((Y_hat - Y)**2) is 2/K times L; its gradient 2(Y_hat - Y)/(N K) "
-            "is 2/K times dZ2 = (Y_hat - Y)/N."),
+            "The loss averages its per-sample terms over the N samples: sum each sample's K terms, then divide "
+            "by N. np.mean over an (N, K) array divides by N*K (and np.mean((Y_hat - Y)**2), without the 1/2 "
+            "of this MSE, is 2/K times it); every gradient through the loss carries the same factor."),
     Mistake("missing_activation_grad", "{out} is missing the activation's derivative.",
             "Back through A = sigma(Z): dZ = dA * sigma'(Z), elementwise."),
     Mistake("loss_after_step", "{out} holds the loss after each step; losses[epoch] is the loss before it.",

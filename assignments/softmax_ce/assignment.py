@@ -174,10 +174,20 @@ def _backward_model(inputs, *, output_sigma_prime=False, hidden_grad="sigma_prim
     return {"W1": dZ1.T @ X, "b1": dZ1.sum(axis=0), "W2": dZ2.T @ cache["A1"], "b2": dZ2.sum(axis=0)}
 
 
+def _mean_over_entries(inputs, expected):
+    """-np.mean(Y * log P) in place of -1/N sum Y log P: it divides by every entry (N K) instead
+    of by N, so it and every gradient through it are 1/K times the right ones (never right:
+    K >= 2 here)."""
+    K = inputs["Y"].shape[1]
+    return {name: value / K for name, value in expected.items()} if K > 1 else None
+
+
+MEAN_VARIANTS = {"mean_over_entries": _mean_over_entries}
 BACKWARD_VARIANTS = {
     "extra_sigmoid_prime": lambda inputs, expected: _backward_model(inputs, output_sigma_prime=True),
     "missing_activation_grad": lambda inputs, expected: _backward_model(inputs, hidden_grad="missing"),
     "sigmoid_prime_on_activation": lambda inputs, expected: _backward_model(inputs, hidden_grad="sigma_prime_of_A"),
+    "mean_over_entries": _mean_over_entries,
 }
 SOFTMAX_VARIANTS = {"reduced_wrong_axis": _softmax_wrong_axis}
 
@@ -225,13 +235,14 @@ ASSIGNMENT = Assignment(
              variants=SOFTMAX_VARIANTS,
              cases=Probes({"huge_uniform": huge_uniform, "huge_near_ties": huge_near_ties,
                            "huge_rows_far_apart": huge_rows_far_apart})),
-        Part("cross_entropy", points=2, function="cross_entropy", tol=VALUES, cases=CE_CASES),
+        Part("cross_entropy", points=2, function="cross_entropy", tol=VALUES, cases=CE_CASES,
+             variants=MEAN_VARIANTS),
         Part("cross_entropy_stable", points=1.5, function="cross_entropy", tol=VALUES, forbid=("overflow",),
-             cases=Probes(HUGE_CE)),
+             cases=Probes(HUGE_CE), variants=MEAN_VARIANTS),
         Part("cross_entropy_soft_labels", points=1, function="cross_entropy", tol=VALUES,
-             cases=Cases(soft_labelled, dims=CLASSES, random=6, edges=({"N": 1}, {"K": 2}))),
+             cases=Cases(soft_labelled, dims=CLASSES, random=6, edges=({"N": 1}, {"K": 2})), variants=MEAN_VARIANTS),
         Part("softmax_ce_grad", points=2, function="softmax_ce_grad", tol=VALUES, cases=CE_CASES,
-             variants={"extra_sigmoid_prime": _grad_extra_sigmoid_prime}),
+             variants={"extra_sigmoid_prime": _grad_extra_sigmoid_prime, **MEAN_VARIANTS}),
         *_forward,
         *_backward,
     ],

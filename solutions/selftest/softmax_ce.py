@@ -50,6 +50,13 @@ MUTANTS = [
         labels={'cross_entropy': 'scaled_by_N'},
     ),
     Mutant(
+        'ce_mean_over_entries',
+        edits=[('return float(-np.sum(Y * _log_softmax(Z)) / N)',
+                'return float(-np.mean(Y * _log_softmax(Z)))')],
+        loses=['cross_entropy', 'cross_entropy_soft_labels', 'cross_entropy_stable'],
+        labels={'cross_entropy': 'mean_over_entries', 'cross_entropy_stable': 'mean_over_entries'},
+    ),
+    Mutant(
         'ce_assumes_one_hot',
         edits=[('return float(-np.sum(Y * _log_softmax(Z)) / N)',
                 'return float(-np.mean(_log_softmax(Z)[np.arange(N), Y.argmax(axis=1)]))')],
@@ -62,6 +69,20 @@ MUTANTS = [
                 'return softmax(Z) - Y')],
         loses=['softmax_ce_grad'],
         labels={'softmax_ce_grad': 'scaled_by_N'},
+    ),
+    Mutant(
+        'grad_mean_over_entries',
+        edits=[('return (softmax(Z) - Y) / Z.shape[0]',
+                'return (softmax(Z) - Y) / Z.size')],
+        loses=['softmax_ce_grad'],
+        labels={'softmax_ce_grad': 'mean_over_entries'},
+    ),
+    Mutant(
+        'backward_mean_over_entries',
+        edits=[('dZ2 = (cache["P"] - Y) / N',
+                'dZ2 = (cache["P"] - Y) / Y.size')],
+        loses=['backward.W1', 'backward.b1', 'backward.W2', 'backward.b2'],
+        labels={'backward.W1': 'mean_over_entries', 'backward.b2': 'mean_over_entries'},
     ),
     Mutant(
         'grad_sign_flipped',
