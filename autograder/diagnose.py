@@ -51,8 +51,8 @@ CATALOGUE: dict[str, Mistake] = {m.code: m for m in [
             "The output layer is linear (or softmax + cross-entropy): dZ2 = (Y_hat - Y)/N with no sigma' factor."),
     Mistake("mean_over_entries", "{out} divides by all N*K entries (as np.mean does), where this loss divides by the N samples only.",
             "The loss averages its per-sample terms over the N samples: sum each sample's K terms, then divide "
-            "by N. np.mean over an (N, K) array divides by N*K (and np.mean((Y_hat - Y)**2), without the 1/2 "
-            "of this MSE, is 2/K times it); every gradient through the loss carries the same factor."),
+            "by N. np.mean over an (N, K) array divides by N*K instead, and every gradient through the loss "
+            "carries the same factor."),
     Mistake("missing_activation_grad", "{out} is missing the activation's derivative.",
             "Back through A = sigma(Z): dZ = dA * sigma'(Z), elementwise."),
     Mistake("loss_after_step", "{out} holds the loss after each step; losses[epoch] is the loss before it.",

@@ -7,7 +7,6 @@ same functions in-process on the same cases. Prints ms per submission, the ratio
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import resource
 import statistics
 import sys
@@ -26,24 +25,14 @@ def main() -> None:
     parser.add_argument("--mode", default=None)
     opts = parser.parse_args()
     with Sandbox(isolation_mode=opts.mode) as box:
-        from autograder import cases as casegen
         from autograder import project
-        from autograder.grade import _groups
+        from autograder.grade import Grader, _groups
 
-        spec = project.load_assignment(opts.assignment)
+        grader = Grader(opts.assignment, mode="grade")  # the cases grading uses (loads torch, after the zygote)
+        spec, ref = grader.spec, grader.oracles.reference
         source = project.solution_path(opts.assignment).read_text()
-        seed = project.hidden_seed(opts.assignment)
-        calls = []
-        for key, parts in _groups(spec).items():
-            fn = spec.function(parts[0].function)
-            from autograder.spec import Part
-
-            group = Part(key, parts[0].points, parts[0].function, parts[0].cases)
-            for case in casegen.generate(group, (seed,)):
-                calls.append((fn, case.inputs))
-        mod_spec = importlib.util.spec_from_file_location("bench_reference", project.solution_path(opts.assignment))
-        ref = importlib.util.module_from_spec(mod_spec)
-        mod_spec.loader.exec_module(ref)
+        calls = [(spec.function(parts[0].function), case.inputs)
+                 for key, parts in _groups(spec).items() for case in grader.cases(key)]
 
         def in_process():
             for fn, inputs in calls:

@@ -142,3 +142,29 @@ def test_no_random_case_of_the_loss_path_is_drawn_at_two_outputs(mode, seed):
         if key in ("mse_loss", "output_grad", "backward"):
             random = grader.cases(key)[:parts[0].cases.random]
             assert random and all(case.dims["K"] != 2 for case in random), key
+
+
+@pytest.mark.parametrize("mode", ["grade", "check"])
+def test_dividing_by_n_twice_is_not_taken_for_np_mean(grade_source, mode):
+    """At K = 2N np.mean's factor 2/K is 1/N: the model steps aside for scaled_by_N there."""
+    report = grade_source(A, mutate(REF, "return (Y_hat - Y) / Y.shape[0]", "return (Y_hat - Y) / Y.shape[0] ** 2"),
+                          mode=mode)
+    for part in ["output_grad", *BACKWARD]:
+        assert "mean_over_entries" not in codes_of(report, part), (part, codes_of(report, part))
+    assert codes_of(report, "output_grad")[0] == "scaled_by_N"
+
+
+def test_selftest_reports_a_random_case_on_which_a_modelled_mistake_is_right():
+    from dataclasses import replace
+
+    from autograder.grade import Grader
+
+    grader = Grader(A, mode="check")
+    assert grader.untelling() == []
+    always_right = {"scaled_const": lambda inputs, expected: {"loss": expected["loss"]}}
+    grader = Grader(A, mode="check")
+    grader.spec = replace(grader.spec, parts=[replace(p, variants=always_right) if p.name == "mse_loss" else p
+                                              for p in grader.spec.parts])
+    found = grader.untelling()
+    assert len(found) == grader.spec.part("mse_loss").cases.random
+    assert all(case_id.startswith("mse_loss[") and case_id.endswith("case=%d]" % i) for i, case_id in enumerate(found))

@@ -135,3 +135,16 @@ def test_float32_arithmetic_inside_passes_on_every_case_of_many_seeds():
                         if not within(got[name], expected[name], tol):
                             failures.append((variant.id, case.id, seed, name))
     assert judged > 3000 and failures == []
+
+
+def test_dividing_by_n_twice_is_not_taken_for_np_mean(grade_source):
+    """-np.mean(Y log P) is 1/K times the loss, dividing by N twice 1/N times: the stable probes
+    are never square and random cases have N != K, so each part names the mistake made (a
+    pinned K = 2 edge may still draw N = 2, where both answers are the same)."""
+    over_n_twice = grade_source(A, mutate(REF, "return float(-np.sum(Y * _log_softmax(Z)) / N)",
+                                          "return float(-np.sum(Y * _log_softmax(Z)) / N ** 2)"))
+    over_entries = grade_source(A, mutate(REF, "return float(-np.sum(Y * _log_softmax(Z)) / N)",
+                                          "return float(-np.mean(Y * _log_softmax(Z)))"))
+    for part in ("cross_entropy", "cross_entropy_stable", "cross_entropy_soft_labels"):
+        assert "mean_over_entries" not in codes_of(over_n_twice, part), (part, codes_of(over_n_twice, part))
+        assert codes_of(over_entries, part)[0] == "mean_over_entries", (part, codes_of(over_entries, part))

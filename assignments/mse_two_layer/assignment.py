@@ -72,12 +72,12 @@ SIGMOID_BACKWARD_VARIANTS = {
 def _mean_over_entries(inputs, expected):
     """np.mean((Y_hat - Y) ** 2), the usual MSE, in place of this loss: it divides by every entry
     (N K) instead of by N and has no 1/2, so it and every gradient through it are 2/K times the
-    right ones (right at K = 2: random cases avoid K = 2); with the 1/2 kept, 1/K times. At
-    K = 1 the first is only a missing 1/2 (scaled_const) and the second is right: no model."""
-    K = inputs["Y"].shape[1]
-    if K == 1:
-        return None
-    return [{name: c / K * value for name, value in expected.items()} for c in (2.0, 1.0)]
+    right ones (right at K = 2: random cases avoid K = 2); with the 1/2 kept, 1/K times. No
+    model at K = 1 (the first is only a missing 1/2, the second is right), nor where the factor
+    is 1/N: that answer is also "divided by N twice", which scaled_by_N names."""
+    N, K = inputs["Y"].shape
+    return [{name: c / K * value for name, value in expected.items()} for c in (2.0, 1.0)
+            if K > 1 and c * N != K] or None
 
 
 MEAN_VARIANTS = {"mean_over_entries": _mean_over_entries}

@@ -115,10 +115,12 @@ def _huge_ce(Z, classes):
     return lambda rng: {"Z": Z.copy(), "Y": np.eye(Z.shape[1])[classes]}
 
 
-HUGE_CE = {
+HUGE_CE = {  # never square: at N = K a 1/K and a 1/N mistake give the same answer
     # the labelled class sits ~1e4 below the row max: its probability underflows to exactly 0
-    "huge_wrong_class": _huge_ce([[1e4, -1e4, 0.0], [-1e4, 1e4, 5e3], [3e3, 1e4, -1e4]], [1, 0, 2]),
-    "huge_mixed": _huge_ce([[1e4, 1e4 - 1.0, -1e4], [-1e4, -1e4 + 2.0, 1e4], [750.0, -750.0, 0.0]], [1, 0, 1]),
+    "huge_wrong_class": _huge_ce([[1e4, -1e4, 0.0], [-1e4, 1e4, 5e3], [3e3, 1e4, -1e4], [5e3, -5e3, 1e4]],
+                                 [1, 0, 2, 1]),
+    "huge_mixed": _huge_ce([[1e4, 1e4 - 1.0, -1e4], [-1e4, -1e4 + 2.0, 1e4], [750.0, -750.0, 0.0],
+                            [0.0, 1e4, -1e4]], [1, 0, 1, 2]),
     "huge_near_ties": _huge_ce([[1e4, 1e4 - 1.0, 1e4 - 3.0, -1e4], [-1e4, -1e4 + 0.5, -1e4 + 2.0, -1e4]], [3, 2]),
 }
 
@@ -177,9 +179,10 @@ def _backward_model(inputs, *, output_sigma_prime=False, hidden_grad="sigma_prim
 def _mean_over_entries(inputs, expected):
     """-np.mean(Y * log P) in place of -1/N sum Y log P: it divides by every entry (N K) instead
     of by N, so it and every gradient through it are 1/K times the right ones (never right:
-    K >= 2 here)."""
-    K = inputs["Y"].shape[1]
-    return {name: value / K for name, value in expected.items()} if K > 1 else None
+    K >= 2 here). No model where K = N: that answer is also "divided by N twice" (scaled_by_N);
+    random cases never have K = N, and the probes are not square."""
+    N, K = inputs["Y"].shape
+    return {name: value / K for name, value in expected.items()} if K not in (1, N) else None
 
 
 MEAN_VARIANTS = {"mean_over_entries": _mean_over_entries}
