@@ -24,8 +24,13 @@ def mutate(source: str, old: str, new: str) -> str:
 lost_parts = selftest.lost  #: the parts that scored below their points
 
 
+def part_of(report, part: str):
+    """The report's result for the part named ``part``."""
+    return next(p for p in report.parts if p.name == part)
+
+
 def codes_of(report, part: str) -> list[str]:
-    return next(p.diagnoses for p in report.parts if p.name == part)
+    return part_of(report, part).diagnoses
 
 
 def child_pids(pid: int) -> list[int]:

@@ -12,7 +12,7 @@ from autograder import cases, project
 from autograder.oracle import call_model
 from autograder.report import to_json
 from autograder.spec import Part
-from tests.helpers import codes_of, lost_parts, mutate, reference_source
+from tests.helpers import codes_of, lost_parts, mutate, part_of, reference_source
 
 A = "gradient_descent"
 SPEC = project.load_assignment(A)
@@ -95,7 +95,7 @@ def test_loop_without_cap_or_finite_check_times_out_only_on_diverging_probes(gra
     report = grade_source(A, src)
     assert time.perf_counter() - start < 30
     assert lost_parts(report) == {"gradient_descent.stopping"}
-    stopping = next(p for p in report.parts if p.name == "gradient_descent.stopping")
+    stopping = part_of(report, "gradient_descent.stopping")
     codes = {c.id.split("probe=")[1].rstrip("]"): c.code for c in stopping.cases}
     assert codes == {"one_exact_step": None, "starts_at_minimum": None, "max_iters_25": "shape_mismatch",
                      "diverges_slides_x20": "timeout", "diverges_D8": "timeout"}

@@ -3,7 +3,7 @@ buggy submission loses exactly the parts it breaks, labelled with the right code
 import numpy as np
 
 from autograder import cases, project
-from tests.helpers import codes_of, lost_parts, mutate, reference_source
+from tests.helpers import codes_of, lost_parts, mutate, part_of, reference_source
 
 A = "logistic_regression"
 
@@ -30,7 +30,7 @@ def test_missing_function_costs_only_its_parts(grade_source):
     report = grade_source(A, src)
     assert lost_parts(report) == {"grad_logits"}
     assert codes_of(report, "grad_logits") == ["missing_function"]
-    assert "not defined" in next(p.feedback for p in report.parts if p.name == "grad_logits")
+    assert "not defined" in part_of(report, "grad_logits").feedback
 
 
 def test_infinite_loop_times_out_and_other_parts_are_graded(grade_source):
@@ -46,7 +46,7 @@ def test_wrong_return_type_is_named(grade_source):
     report = grade_source(A, src)
     assert lost_parts(report) == {"predict_proba"}
     assert codes_of(report, "predict_proba") == ["wrong_type"]
-    assert "builtins.list" in next(p.feedback for p in report.parts if p.name == "predict_proba")
+    assert "builtins.list" in part_of(report, "predict_proba").feedback
 
 
 def test_input_mutation_fails_the_case(grade_source):
@@ -94,7 +94,7 @@ def gradients(X, y, w, b, h=1e-6):
 def test_finite_differences_are_flagged_by_the_time_budget(grade_source):
     src = REF.split("def gradients(")[0] + FINITE_DIFFERENCES
     report = grade_source(A, src)
-    dw = next(p for p in report.parts if p.name == "gradients.dw")
+    dw = part_of(report, "gradients.dw")
     slow = [c for c in dw.cases if c.code == "too_slow"]
     assert [c.id for c in slow] == ["gradients[N=10,D=10000,case=9]"]
     assert "reference took" in slow[0].detail
@@ -124,7 +124,7 @@ def test_the_budget_is_judged_before_the_values(grade_source):
     # finite differences drift near the tolerance on the wide case; slow and off must still cost the part
     src = REF.split("def gradients(")[0] + FINITE_DIFFERENCES.replace("return dw,", "return dw * (1 + 1e-6),")
     report = grade_source(A, src, mode="check")
-    dw = next(p for p in report.parts if p.name == "gradients.dw")
+    dw = part_of(report, "gradients.dw")
     assert [c.code for c in dw.cases if not c.passed and c.code != "wrong_values"] == ["too_slow"]
     slow = next(c for c in dw.cases if c.code == "too_slow")
     assert "the values also differ" in slow.detail and "relative error" in slow.detail
@@ -136,7 +136,7 @@ def test_a_per_sample_loss_is_named_not_reduced_without_talking_of_a_bias(grade_
                                     "return np.logaddexp(0.0, z) - y * z"))
     assert lost_parts(report) == {"bce_loss", "bce_loss_stable"}
     assert codes_of(report, "bce_loss") == ["not_reduced"]
-    feedback = next(p.feedback for p in report.parts if p.name == "bce_loss")
+    feedback = part_of(report, "bce_loss").feedback
     line = next(x for x in feedback.splitlines() if "[not_reduced]" in x)
     assert "`loss` has one value per sample" in line and "gradient" not in line.split(". (")[0]
 
@@ -144,12 +144,12 @@ def test_a_per_sample_loss_is_named_not_reduced_without_talking_of_a_bias(grade_
 def test_edge_cases_count_only_beside_a_passing_random_case(grade_source):
     # forgetting the 1/N is right at N = 1: those edges must not earn what the random cases lose
     report = grade_source(A, mutate(REF, "return (predict_proba(X, w, b) - y) / X.shape[0]", "return predict_proba(X, w, b) - y"))
-    part = next(p for p in report.parts if p.name == "grad_logits")
+    part = part_of(report, "grad_logits")
     assert part.score == 0 and part.diagnoses[0] == "scaled_by_N" and "edge_only" in part.diagnoses
     assert [c.shape.split(",")[0] for c in part.cases if c.code == "edge_only"] == ["N=1", "N=1"]
     # a right answer that breaks only at N = 1 (np.squeeze) keeps every other case
     report = grade_source(A, mutate(REF, "return (predict_proba(X, w, b) - y) / X.shape[0]",
                                     "return np.squeeze((predict_proba(X, w, b) - y) / X.shape[0])"))
-    part = next(p for p in report.parts if p.name == "grad_logits")
+    part = part_of(report, "grad_logits")
     assert [c.code for c in part.cases if not c.passed] == ["shape_mismatch", "shape_mismatch"]
     assert abs(part.score - 1.5 * 7 / 9) < 1e-4  # scores are rounded to 4 places

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from autograder import cases, project
-from tests.helpers import ROOT, codes_of, lost_parts, mutate, reference_source
+from tests.helpers import ROOT, codes_of, lost_parts, mutate, part_of, reference_source
 
 A = "mse_two_layer"
 TOTAL = 20
@@ -104,7 +104,7 @@ SHRUNK = [  # (edit, part, the smallest shape that still shows the mistake)
 @pytest.mark.parametrize("mode", ["grade", "check"])
 def test_feedback_names_the_smallest_failing_shape(grade_source, edit, part, smallest, mode):
     report = grade_source(A, mutate(REF, *edit), mode=mode)
-    result = next(p for p in report.parts if p.name == part)
+    result = part_of(report, part)
     shape = result.smallest_failing.split(" (")[0]
     dims = {k: int(v) for k, v in (item.split("=") for item in shape.split(", "))}
     if smallest is None:  # dW is (K, H): a transpose only shows when H != K, so N=1 and {H, K} = {1, 2}

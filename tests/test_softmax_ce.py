@@ -4,7 +4,7 @@ written differently keep full marks."""
 import numpy as np
 
 from autograder import cases, project
-from tests.helpers import codes_of, lost_parts, mutate, reference_source
+from tests.helpers import codes_of, lost_parts, mutate, part_of, reference_source
 
 A = "softmax_ce"
 TOTAL = 20
@@ -16,7 +16,7 @@ HIDDEN_GRADS = {"backward.W1", "backward.b1"}
 
 
 def feedback_of(report, part):
-    return next(p.feedback for p in report.parts if p.name == part)
+    return part_of(report, part).feedback
 
 
 def test_parts_and_points_are_as_documented():
