@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import importlib.util
 import math
 import threading
 from collections import Counter
@@ -21,10 +22,10 @@ from . import diagnose, project
 from .cases import Case
 from .compare import Verdict, compare
 from .isolation import FORBIDDEN_MODULES, Limits
-from .load import SubmissionError, load_source
+from .load import Cell, SubmissionError, load_source
 from .oracle import Oracles
 from .report import CaseResult, PartResult, Report
-from .run import CallResult, Request, Sandbox, Submission
+from .run import CallResult, CellFailure, Request, Sandbox, Submission
 from .score import part_score
 from .spec import BUDGET_FLOOR, Assignment, Part
 
@@ -108,12 +109,15 @@ def _error_code(call: CallResult, *, public: bool) -> tuple[str, str]:
         return "forbidden_import", "imports an autograd library, which is not allowed"
     if etype == "MemoryError":
         return "memory_limit", "ran out of memory"
+    traceback = err.get("traceback", "")
     if not public:
         etype = etype if etype in _BUILTIN_ERRORS else "an exception of its own class"
         msg = "(message not shown for hidden cases; run `bpgrade check` to see it)" if msg else ""
+        # where it stopped (cell, line, function), not the line's text: that is the student's too
+        traceback = "\n".join(line for line in traceback.splitlines() if not line.startswith("    "))
     text = f"raised {etype}: {msg}" if msg else f"raised {etype}"
-    if err.get("traceback"):
-        text += "\n" + err["traceback"]
+    if traceback:
+        text += "\n" + traceback
     return "error", text
 
 
@@ -342,6 +346,13 @@ class Grader:
                 report.notes.append("output while loading:\n" + load.stdout)
             if load.status != "loaded":
                 return _unloadable(report, spec, *_load_failure(load))
+            if load.cells:
+                stopped = [_cell_failure_text(c, sub.cells) for c in load.cells]
+                if any(c.error and "is not allowed" in c.error.get("message", "") for c in load.cells):
+                    return _unloadable(report, spec, "forbidden_import", "\n".join(stopped))
+                if not any(state == "ok" for state in load.defined.values()):
+                    return _unloadable(report, spec, "load_error", "\n".join(stopped))
+                report.load_warnings += stopped
             _grade_parts(report, self, sub)
         return report
 
@@ -363,6 +374,47 @@ def _load_failure(load) -> tuple[str, str]:
     code = "forbidden_import" if "is not allowed" in text else (
         "timeout" if load.status == "timeout" else "load_error")
     return code, text
+
+
+def _cell_failure_text(failure: CellFailure, cells: list[Cell]) -> str:
+    """What did not run while loading, in the student's terms: their cell (its number and first
+    line) or their line, their import, their error; and what that means for grading."""
+    cell = next((c for c in cells if c.number == failure.number), None)
+    if failure.number is None:
+        where, after = "the file", "the definitions made before it are graded"
+    else:
+        first = cell.first_line if cell else ""
+        where = f"code cell {failure.number}" + (f" (`{_short(first)}`)" if first else "")
+        after = "the other cells ran"
+    err = failure.error or {}
+    missing = _missing_module(err)
+    if missing:
+        return f"{missing}; {after}"
+    if failure.status == "syntax_error":
+        return f"{where} has a syntax error and did not run: {err.get('message', '')}; {after}"
+    if failure.status in ("timeout", "crashed"):
+        return f"{where} {failure.detail} and was skipped; {after}"
+    at = f" at {err['where']}" if err.get("where") and failure.number is None else ""
+    text = f"{where} raised {err.get('type', 'an error')}{at}: {err.get('message', '')}".rstrip(": ")
+    return f"{text}; {after}" + (f"\n{err['traceback']}" if err.get("traceback") else "")
+
+
+def _missing_module(err: dict) -> str:
+    """For an import of a package the grading environment does not have, a sentence naming the
+    student's own import line: "`from scipy.special import expit` (cell 3, line 1): scipy is
+    not installed where this is graded; use numpy"."""
+    if err.get("type") != "ModuleNotFoundError" or not err.get("module"):
+        return ""
+    top = err["module"].split(".")[0]
+    line = f"`{_short(err['line'])}` ({err.get('where', '')})" if err.get("line") else f"an import ({err.get('where', '')})"
+    if importlib.util.find_spec(top) is None:
+        return f"{line}: {top} is not installed where this is graded; use numpy"
+    return f"{line}: there is no module {err['module']} where this is graded"
+
+
+def _short(text: str, cap: int = 80) -> str:
+    text = text.strip()
+    return text if len(text) <= cap else text[:cap - 3] + "..."
 
 
 def grade(submission: str | Path | None = None, *, assignment: str, mode: str = "grade",

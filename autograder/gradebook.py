@@ -192,7 +192,7 @@ def report_from_json(data: dict) -> Report:
         assignment=data["assignment"], title=data.get("title", data["assignment"]), mode=data.get("mode", "grade"),
         max_score=float(data.get("max_score", 0.0)), oracles=list(data.get("oracles", [])), seed=data.get("seed"),
         parts=parts, protections=list(data.get("protections", [])), notes=list(data.get("notes", [])),
-        load_error=data.get("load_error"),
+        load_error=data.get("load_error"), load_warnings=list(data.get("load_warnings", [])),
     )
 
 

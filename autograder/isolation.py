@@ -41,7 +41,7 @@ from dataclasses import asdict, dataclass
 #: Libraries that would compute the gradients for the student.
 FORBIDDEN_MODULES = (
     "torch", "jax", "jaxlib", "tensorflow", "autograd", "theano", "mxnet", "paddle",
-    "chainer", "tinygrad", "mlx", "keras", "numdifftools", "sympy",
+    "chainer", "tinygrad", "mlx", "keras", "numdifftools", "sympy", "functorch",
 )
 
 #: Imported in the zygote so they stay importable once the worker has lost file access. Each
@@ -63,17 +63,27 @@ PREIMPORT = (
     "autograder.notebook",  # a submitted notebook's setup cell imports its (import-light) checker
 )
 
+#: Imported once in the zygote, where every worker inherits them, if installed. Most notebooks
+#: plot: a worker importing pyplot itself takes about 0.4 s (imports and a font scan), one
+#: forked from a zygote that holds it about 0.02 s (bench/bench_isolation.py; --preimport '' to compare).
+ZYGOTE_PRELOAD = ("matplotlib", "matplotlib.pyplot")
+
+#: A worker draws nowhere: plots render off screen and ``plt.show()`` shows nothing.
+PLOT_ENV = {"MPLBACKEND": "Agg"}
 
 
-def preimport() -> None:
-    """Import :data:`PREIMPORT` (what is missing on this platform is skipped)."""
+def preimport(extra: tuple[str, ...] = ()) -> None:
+    """Import :data:`PREIMPORT` and ``extra`` (what is missing on this platform is skipped)."""
     import importlib
+    import warnings
 
-    for name in PREIMPORT:
+    for name in (*PREIMPORT, *extra):
         try:
             importlib.import_module(name)
         except ImportError:
             pass
+    # plt.show() under the Agg backend says it cannot show: true, and nothing the student did wrong
+    warnings.filterwarnings("ignore", message=".*non-interactive, and thus cannot be shown")
 
 
 CLONE_NEWNS = 0x00020000
@@ -434,9 +444,30 @@ def _mount(libc, source, target, fstype, flags, data=None) -> bool:
     return libc.mount(enc(source), enc(target), enc(fstype), ctypes.c_ulong(flags), enc(data)) == 0
 
 
+def forbidden_paths() -> list[str]:
+    """Where the installed autograd libraries (:data:`FORBIDDEN_MODULES`) live. The interpreter
+    stays readable for every other import, so these are hidden like secrets: a student who
+    removes the import blocker still finds no torch to load (nor its shared libraries)."""
+    import importlib.util
+
+    found = []
+    for name in FORBIDDEN_MODULES:
+        try:
+            spec = importlib.util.find_spec(name)  # locates the top-level package, imports nothing
+        except (ImportError, ValueError):
+            continue
+        if spec is None:
+            continue
+        places = list(spec.submodule_search_locations or []) or ([spec.origin] if spec.origin else [])
+        found += [os.path.realpath(p) for p in places if os.path.isabs(p) and os.path.exists(p)]
+    return found
+
+
 def hidden_paths(workdir: str, confinement: Confinement) -> list[str]:
-    """Everything a worker must not read: the declared secrets plus every unneeded directory."""
+    """Everything a worker must not read: the declared secrets, the autograd libraries and every
+    unneeded directory."""
     secrets = [os.path.realpath(p) for p in confinement.secret_paths]
+    secrets += [p for p in forbidden_paths() if p not in secrets]
     return secrets + [d for d in unneeded_dirs(needed_paths(os.path.realpath(workdir))) if d not in secrets]
 
 
@@ -444,12 +475,71 @@ def _scratch_top(workdir: str) -> str | None:
     return next((p for p in SCRATCH_DIRS if _under(workdir, p) and os.path.isdir(p)), None)
 
 
-def hide_paths(*, workdir: str, secrets: list[str]) -> list[str]:
+def traversable(path: str, uid: int) -> bool:
+    """Whether a process running as ``uid`` (its own gid, no supplementary groups: see
+    :func:`confine`) may look up names in the directory ``path``."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return False
+    if st.st_uid == uid:
+        return bool(st.st_mode & 0o100)
+    if st.st_gid == uid:
+        return bool(st.st_mode & 0o010)
+    return bool(st.st_mode & 0o001)
+
+
+def _outermost(paths: list[str]) -> list[str]:
+    """``paths`` without those inside another of them."""
+    return [p for p in paths if not any(q != p and _under(p, q) for q in paths)]
+
+
+def bridge_paths(needed: list[str], uid: int) -> dict[str, list[str]]:
+    """The directories a worker running as ``uid`` could not pass on its way to a needed path,
+    each with the needed paths below it: ``{"/root": ["/root/.pyenv/versions/3.11.7"]}`` for a
+    Python installed by pyenv under a 0700 home. Only the way there counts: a needed directory
+    that is itself unreadable stays so (its files' own modes decide)."""
+    blocked: dict[str, list[str]] = {}
+    for path in needed:
+        parts = path.split("/")
+        for i in range(2, len(parts)):
+            ancestor = "/".join(parts[:i])
+            if not traversable(ancestor, uid):
+                blocked.setdefault(ancestor, []).append(path)
+                break
+    return {top: _outermost(sorted(set(paths))) for top, paths in sorted(blocked.items())}
+
+
+def _bridge(libc, top: str, paths: list[str]) -> None:
+    """Replace ``top`` by a read-only skeleton that holds only ``paths``, each the real
+    directory bind-mounted read-only at its own name: the interpreter's files keep their
+    paths (sys.path, __file__) and everything else under ``top`` (a home) stays unseen."""
+    fds = [os.open(p, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC) for p in paths]  # before top is covered
+    try:
+        if not _mount(libc, "tmpfs", top, "tmpfs", MS_NOSUID | MS_NODEV, "size=64k,nr_inodes=1024,mode=755"):
+            raise OSError(ctypes.get_errno(), f"could not cover {top}")
+        for path, fd in zip(paths, fds):
+            os.makedirs(path, mode=0o755, exist_ok=True)
+            if not (_mount(libc, f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC)
+                    and _mount(libc, None, path, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)):
+                raise OSError(ctypes.get_errno(), f"could not show {path} under {top}")
+        if not _mount(libc, None, top, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV):
+            raise OSError(ctypes.get_errno(), f"could not make the skeleton of {top} read-only")
+    finally:
+        for fd in fds:
+            os.close(fd)
+
+
+def hide_paths(*, workdir: str, secrets: list[str], uid: int | None = None) -> list[str]:
     """Enter a private mount namespace in which the secrets are hidden, the scratch dirs are
     empty, '/' is read-only and the scratch dir holding ``workdir`` is a small root-owned tmpfs
-    (room for work dirs, nothing a dropped uid can write). Returns the protections it adds; []
-    if the kernel refused the namespace (nothing changed then). The zygote calls it once and
-    its workers inherit the view; a spawned worker calls it for itself."""
+    (room for work dirs, nothing a dropped uid can write). Where the worker will run as ``uid``
+    and the Python installation lies under a directory that uid cannot pass (pyenv or conda
+    under a 0700 home), that directory becomes a skeleton showing just the installation (see
+    :func:`bridge_paths`): every installed module stays importable, the home stays hidden.
+    Returns the protections it adds; [] if the kernel refused the namespace (nothing changed
+    then). The zygote calls it once and its workers inherit the view; a spawned worker calls it
+    for itself."""
     libc = _libc()
     if libc.unshare(CLONE_NEWNS) != 0:
         return []
@@ -457,6 +547,13 @@ def hide_paths(*, workdir: str, secrets: list[str]) -> list[str]:
     if not _mount(libc, None, "/", None, MS_REC | MS_PRIVATE):
         raise OSError(ctypes.get_errno(), "could not make the worker's mounts private")
     added = ["mount_namespace"]
+    if uid is not None:
+        # first, so that the secrets and unneeded dirs below are hidden in the new view
+        bridges = bridge_paths([p for p in needed_paths(workdir) if not _under(p, workdir)], uid)
+        for top, paths in bridges.items():
+            _bridge(libc, top, paths)
+        if bridges:
+            added.append("interpreter_bridged")
     ro_empty = MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC
     for path in secrets:
         if os.path.isdir(path):
@@ -514,8 +611,8 @@ def unmount_workdir(workdir: str) -> None:
 
 # ====================================================================== confine
 
-def enter_namespaces(*, workdir: str, confinement: Confinement,
-                     secrets: list[str]) -> tuple[list[str], str]:
+def enter_namespaces(*, workdir: str, confinement: Confinement, secrets: list[str],
+                     uid: int | None = None) -> tuple[list[str], str]:
     """The namespace layers (root only): a net namespace and the mount namespace of
     :func:`hide_paths`. Returns (protections added, what is left to do for files: ``done``,
     ``landlock`` or ``none``). The zygote enters them once, so its workers share one empty
@@ -531,7 +628,7 @@ def enter_namespaces(*, workdir: str, confinement: Confinement,
         elif confinement.network == "netns":
             raise OSError("a net namespace was required but the kernel refused it")
     if fs_mode in ("auto", "mountns"):
-        added = hide_paths(workdir=workdir, secrets=secrets) if root else []
+        added = hide_paths(workdir=workdir, secrets=secrets, uid=uid) if root else []
         if added:
             active += added
             fs_mode = "done"
@@ -572,7 +669,7 @@ def confine(*, workdir: str, uid: int | None, limits: Limits, keep_fds: tuple[in
     os.environ.clear()
     os.environ.update({
         "PATH": "/usr/bin:/bin", "HOME": workdir, "TMPDIR": workdir, "LANG": "C.UTF-8",
-        "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+        "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", **PLOT_ENV,
     })
     active.append("cleared_env")
 
@@ -581,7 +678,8 @@ def confine(*, workdir: str, uid: int | None, limits: Limits, keep_fds: tuple[in
     if namespaces is None:
         if secrets is None and confinement.filesystem != "none":
             secrets = hidden_paths(workdir, confinement)
-        added, fs_mode = enter_namespaces(workdir=workdir, confinement=confinement, secrets=secrets or [])
+        added, fs_mode = enter_namespaces(workdir=workdir, confinement=confinement, secrets=secrets or [],
+                                          uid=uid if root else None)
         if "mount_namespace" in added:
             added += mount_workdir(workdir=workdir, uid=uid if root else None, limits=limits)
     else:

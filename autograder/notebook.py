@@ -281,7 +281,8 @@ def _literal(value) -> bool:
 def source_from_namespace(namespace: dict, functions: list[str]) -> str:
     """Python source equivalent to the notebook's definitions of ``functions``: the cells that
     defined them and, transitively, the notebook functions they use (in execution order), plus
-    imports and simple constants they refer to. Calls of ``check`` are left out."""
+    imports and simple constants they refer to, as notebook cells (see
+    :func:`autograder.load.split_cells`). Calls of ``check`` are left out."""
     import ast
 
     pending = [namespace[n] for n in functions if isinstance(namespace.get(n), types.FunctionType)]
@@ -310,7 +311,9 @@ def source_from_namespace(namespace: dict, functions: list[str]) -> str:
         hits = [i for i, h in enumerate(history) if h == text]
         return hits[-1] if hits else len(history)
 
-    body = [without_checker(text) for _, text in sorted(cells.items(), key=order)]
+    from .load import CELL_MARKER, python_cell
+
+    body = [without_checker(python_cell(text)) for _, text in sorted(cells.items(), key=order)]
     bound = set()
     for text in body:
         try:
@@ -333,7 +336,10 @@ def source_from_namespace(namespace: dict, functions: list[str]) -> str:
                         else f"import {value.__name__} as {name}")
         elif _literal(value):
             head.append(f"{name} = {value!r}")
-    return "\n".join(head) + "\n\n" + "\n\n".join(t.rstrip() for t in body) + "\n"
+    # one cell each, as in the notebook: the sandbox runs them one by one, and a cell that
+    # raises there (a plot of a variable defined elsewhere) is reported without stopping the rest
+    chunks = ["\n".join(head), *(t.rstrip() for t in body)]
+    return "\n\n".join(CELL_MARKER.format(n=i) + "\n" + c for i, c in enumerate(chunks, 1)) + "\n"
 
 
 def _find_base(assignment_id: str) -> Path | None:

@@ -62,6 +62,9 @@ class Report:
     protections: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     load_error: str | None = None
+    #: what did not run while loading (a cell that raised, hung or crashed; a script's body that
+    #: stopped early), each in the student's terms; the rest was graded
+    load_warnings: list[str] = field(default_factory=list)
 
     @property
     def score(self) -> float:
@@ -125,6 +128,7 @@ def to_json(report: Report, *, compact: bool = False) -> dict:
         "seed": report.seed,
         "protections": report.protections,
         "load_error": report.load_error,
+        "load_warnings": report.load_warnings,
         "notes": report.notes,
         "parts": [
             {
@@ -168,6 +172,7 @@ def to_gradescope(report: Report, *, visibility: str = "visible") -> dict:
     output = report.summary()
     if report.load_error:
         output += "\n" + report.load_error
+    output += "".join("\n" + warning for warning in report.load_warnings)
     return {"score": report.score, "output": output, "tests": tests, "visibility": visibility,
             "stdout_visibility": "hidden"}
 
@@ -181,6 +186,7 @@ def to_text(report: Report, *, color: bool = False) -> str:
     lines = [f"{report.title} ({report.assignment}) - {'local check, public cases' if report.mode == 'check' else 'grading'}"]
     if report.load_error:
         lines.append(paint(f"! {report.load_error}", False))
+    lines += [paint(f"! {warning}", False) for warning in report.load_warnings]
     width = max((len(p.name) for p in report.parts), default=10)
     for p in report.parts:
         mark = "PASS" if p.ok else "FAIL"

@@ -39,6 +39,7 @@ import numpy as np
 from . import isolation
 from .compare import NDARRAY
 from .isolation import Confinement, Limits
+from .load import split_cells
 from .transport import (MAX_ARRAYS, REPLY_DTYPES, Channel, Closed, Encoded, ThreadedChannel, Timeout,
                         TransportError)
 
@@ -54,6 +55,20 @@ PIPELINE_BYTES = 96 * 1024  #: their total input bytes (a larger call goes alone
 PRELOAD_FRAME_BYTES = 16 * 1024 * 1024  #: input bytes per frame sent to a zygote by Sandbox.preload
 
 
+MAX_SKIPPED_CELLS = 3  #: notebook cells that hung or crashed a worker, skipped in the next one
+LOAD_TIMEOUTS = 6  #: a whole load may take this many per-cell time limits
+
+
+@dataclass
+class CellFailure:
+    """A notebook cell (``number``; None: a script's body) that did not run to its end."""
+
+    number: int | None
+    status: str  # error | syntax_error | timeout | crashed
+    error: dict | None = None
+    detail: str = ""
+
+
 @dataclass
 class LoadResult:
     status: str  # loaded | syntax_error | load_error | timeout | crashed
@@ -61,6 +76,7 @@ class LoadResult:
     error: dict | None = None
     stdout: str = ""
     detail: str = ""
+    cells: list[CellFailure] = field(default_factory=list)  #: what raised, hung or crashed while loading
 
 
 @dataclass
@@ -160,6 +176,9 @@ class Sandbox:
     defaults take the strongest available. With a dropped uid a sandbox runs one worker at a
     time (its reap kills every process of its uid): use one sandbox per thread.
 
+    ``preimport``: modules the zygote imports for all its workers (default
+    :data:`autograder.isolation.ZYGOTE_PRELOAD`: matplotlib's pyplot).
+
     ``prefork`` (zygote mode; for batches): when a submission closes, the zygote forks the
     next worker as soon as it has reaped that submission's one, so the fork and the new
     worker's confinement overlap the report the grader builds meanwhile. The spare waits,
@@ -170,8 +189,9 @@ class Sandbox:
     def __init__(self, *, limits: Limits = Limits(), isolation_mode: str | None = None,
                  secret_paths: list[str] | tuple[str, ...] = (), network: str = "auto",
                  filesystem: str = "auto", processes: bool = False, wait: bool = True,
-                 prefork: bool = False):
+                 prefork: bool = False, preimport: tuple[str, ...] = isolation.ZYGOTE_PRELOAD):
         self.limits = limits
+        self.preimport = tuple(preimport)
         self.mode = isolation_mode or default_isolation()
         self.prefork = prefork and self.mode == "fork"
         secrets = list(dict.fromkeys([*default_secret_paths(), *map(str, secret_paths)]))
@@ -212,7 +232,8 @@ class Sandbox:
             [sys.executable, "-s", "-m", "autograder.zygote", "--ctrl", str(child.fileno()),
              "--uid", str(self.uid if self.uid is not None else -1),
              "--limits", json.dumps(self.limits.to_plain()),
-             "--confinement", json.dumps(self.confinement.to_plain()), "--workroot", str(self.tmp)],
+             "--confinement", json.dumps(self.confinement.to_plain()), "--workroot", str(self.tmp),
+             "--preimport", ",".join(self.preimport)],
             pass_fds=[child.fileno()], stdin=subprocess.DEVNULL, env=_clean_env(),
         )
         child.close()
@@ -530,21 +551,47 @@ class Submission:
 
     def __init__(self, sandbox: Sandbox, source: str, assignment_file: str, *, load_timeout: float = 10.0):
         self.sandbox, self.source, self.assignment_file = sandbox, source, assignment_file
-        self.load_timeout = load_timeout
+        self.cells = split_cells(source)
+        self.load_timeout = load_timeout  #: per notebook cell (a script is one cell)
         self.worker: WorkerProcess | None = None
         self.load_result: LoadResult | None = None
         self.protections: list[str] = []
         self.restarts = 0
+        self.skipped: dict[int, CellFailure] = {}  #: notebook cells that hung or crashed a worker
+
+    @property
+    def notebook(self) -> bool:
+        return self.cells[0].number is not None
 
     def _ensure(self) -> LoadResult:
+        """A worker with the submission loaded. A notebook cell that hangs or kills the worker
+        is skipped in a fresh one (up to MAX_SKIPPED_CELLS), as a student would interrupt it
+        and run the rest; every later reload (after a call's timeout or crash) skips it too."""
+        while True:
+            result, failed_cell = self._load_once()
+            if failed_cell is None or not self.notebook or failed_cell.number in self.skipped \
+                    or len(self.skipped) >= MAX_SKIPPED_CELLS:
+                break
+            self.skipped[failed_cell.number] = failed_cell
+        if self.load_result is None:
+            if result.status == "loaded":
+                result.cells = sorted([*self.skipped.values(), *result.cells], key=lambda c: c.number or 0)
+            self.load_result = result
+        return result
+
+    def _load_once(self) -> tuple[LoadResult, CellFailure | None]:
+        """One worker, loaded: the result, and the notebook cell it hung or died in, if any."""
         if self.worker is not None:
-            return self.load_result
+            return self.load_result, None
         wp = self.sandbox.start(self.assignment_file)
         self.worker = wp
+        running = None  #: the notebook cell the worker said it started last
         try:
             # the source waits in the channel while the worker confines itself: it reads it only
             # after its "ready" (no round trip between the two)
-            wp.channel.send({"op": "load", "source": self.source}, timeout=START_TIMEOUT)
+            wp.channel.send({"op": "load", "skip": sorted(self.skipped),
+                             "cells": [{"n": c.number, "source": c.source} for c in self.cells]},
+                            timeout=START_TIMEOUT)
             # sent after confinement and before any student code runs: still the worker's own word
             ready, _ = wp.channel.recv(timeout=START_TIMEOUT, max_bytes=65536)
             worker_side = ready.get("protections") if ready.get("status") == "ready" else None
@@ -552,24 +599,33 @@ class Submission:
                 raise TransportError("the worker did not report ready")
             self.protections = [*self.sandbox.grader_protections, *(_text(p, 64) for p in worker_side[:64])]
             wp.alone = "seccomp_no_processes" in self.protections
-            reply, _ = wp.channel.recv(timeout=self.load_timeout, max_bytes=1024 * 1024)
+            deadline = time.monotonic() + LOAD_TIMEOUTS * self.load_timeout
+            known = {c.number for c in self.cells}
+            while True:
+                wait = min(self.load_timeout, deadline - time.monotonic())
+                if wait <= 0:
+                    raise Timeout()
+                reply, _ = wp.channel.recv(timeout=wait, max_bytes=1024 * 1024)
+                if reply.get("status") != "cell":
+                    break
+                running = reply.get("n") if reply.get("n") in known else None
         except Timeout:
-            result = LoadResult("timeout", detail=f"loading the file took longer than {self.load_timeout:g} s")
             self._drop()
+            where = f"cell {running}" if running is not None else "the file"
+            result = LoadResult("timeout", detail=f"running {where} took longer than {self.load_timeout:g} s")
+            return result, CellFailure(running, "timeout", detail=f"did not finish within {self.load_timeout:g} s")
         except (Closed, TransportError, OSError) as exc:
             status = self._drop()
             result = LoadResult("crashed", detail=f"the worker died while loading the file ({status or exc})")
-        else:
-            status = reply.get("status")
-            defined = reply.get("defined") if isinstance(reply.get("defined"), dict) else {}
-            result = LoadResult(
-                status if status in ("loaded", "syntax_error", "load_error") else "crashed",
-                defined={_text(k, 200): v for k, v in defined.items() if v in ("ok", "missing", "not_callable")},
-                error=_error_dict(reply.get("error")), stdout=_text(reply.get("stdout", "")),
-            )
-        if self.load_result is None:
-            self.load_result = result
-        return result
+            return result, CellFailure(running, "crashed", detail=f"the worker process died ({status or exc})")
+        status = reply.get("status")
+        defined = reply.get("defined") if isinstance(reply.get("defined"), dict) else {}
+        return LoadResult(
+            status if status in ("loaded", "syntax_error", "load_error") else "crashed",
+            defined={_text(k, 200): v for k, v in defined.items() if v in ("ok", "missing", "not_callable")},
+            error=_error_dict(reply.get("error")), stdout=_text(reply.get("stdout", "")),
+            cells=_cell_failures(reply.get("cells"), known),
+        ), None
 
     def _drop(self, *, wait: bool = True) -> str:
         """Kill the worker, if any; its exit status ("killed" with ``wait=False``: see Sandbox.reap)."""
@@ -715,8 +771,21 @@ def _text(value, cap: int = TEXT_CAP) -> str:
 def _error_dict(err) -> dict | None:
     if not isinstance(err, dict):
         return None
-    return {"type": _text(err.get("type"), 100), "message": _text(err.get("message"), 4000),
-            "traceback": _text(err.get("traceback"), 4000)}
+    out = {"type": _text(err.get("type"), 100), "message": _text(err.get("message"), 4000),
+           "traceback": _text(err.get("traceback"), 4000)}
+    for key in ("module", "line", "where"):  # a failed import: the module and the student's line
+        if key in err:
+            out[key] = _text(err.get(key), 500)
+    return out
+
+
+def _cell_failures(cells, known: set) -> list[CellFailure]:
+    """The worker's list of cells that raised, validated (cells it was not sent are dropped)."""
+    if not isinstance(cells, list):
+        return []
+    return [CellFailure(c["n"], c["status"], _error_dict(c.get("error")))
+            for c in cells[:len(known)] if isinstance(c, dict) and c.get("n") in known
+            and c.get("status") in ("error", "syntax_error")]
 
 
 def _type_facts(types, names: set[str]) -> dict:
@@ -840,11 +909,26 @@ def _claim_uid() -> tuple[int, int]:
 
 
 def _clean_env() -> dict:
-    """The environment for the zygote / spawned worker: nothing from ours but what imports need."""
+    """The environment for the zygote / spawned worker: nothing from ours but what imports need,
+    and where matplotlib keeps its font cache (built by the first zygote, read by the next)."""
     env = {"PATH": "/usr/bin:/bin", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
-           "MKL_NUM_THREADS": "1", "LANG": "C.UTF-8",
+           "MKL_NUM_THREADS": "1", "LANG": "C.UTF-8", **isolation.PLOT_ENV,
            "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    cache = _plot_cache()
+    if cache:
+        env["MPLCONFIGDIR"] = cache
     return env
+
+
+def _plot_cache() -> str | None:
+    """``$XDG_CACHE_HOME/bpgrade/matplotlib`` (or ~/.cache/...), if it can be made."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    path = os.path.join(base, "bpgrade", "matplotlib")
+    try:
+        os.makedirs(path, mode=0o700, exist_ok=True)
+    except OSError:
+        return None
+    return path if os.access(path, os.W_OK) else None
 
 
 def describe_exit(code: int, who: str = "worker") -> str:

@@ -26,7 +26,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-MAX_HEADER_BYTES = 256 * 1024
+MAX_HEADER_BYTES = 256 * 1024  #: a header the grader reads (from a worker)
+#: a header a worker reads: the load request carries the submission's source (at most 2 MiB of
+#: UTF-8, up to 6 bytes each once JSON escapes it)
+MAX_REQUEST_HEADER_BYTES = 16 * 1024 * 1024
 MAX_ARRAY_BYTES = 64 * 1024 * 1024
 MAX_FRAME_BYTES = 128 * 1024 * 1024
 MAX_ARRAYS = 1024  #: a batch of calls carries every call's arrays
@@ -198,12 +201,13 @@ def parse_npy(blob: bytes | memoryview, allowed: frozenset[str]) -> np.ndarray:
     return np.array(arr, dtype=dtype, copy=True, order="C")  # own, writable, plain ndarray
 
 
-def decode(frame: bytes, allowed: frozenset[str]) -> tuple[dict, dict[str, np.ndarray]]:
+def decode(frame: bytes, allowed: frozenset[str],
+           max_header: int = MAX_HEADER_BYTES) -> tuple[dict, dict[str, np.ndarray]]:
     view = memoryview(frame)
     if len(view) < 4:
         raise TransportError("truncated frame")
     (hlen,) = _U32.unpack(view[:4])
-    if hlen > MAX_HEADER_BYTES or 4 + hlen > len(view):
+    if hlen > max_header or 4 + hlen > len(view):
         raise TransportError("oversized or truncated message header")
     try:
         header = json.loads(str(view[4:4 + hlen], "utf-8"))
@@ -241,10 +245,11 @@ class Channel:
     its deadline, and a peer that sends slowly cannot stall a receive past it."""
 
     def __init__(self, fd: int, allowed: frozenset[str], *, nonblocking: bool = False,
-                 write_fd: int | None = None):
+                 write_fd: int | None = None, max_header: int = MAX_HEADER_BYTES):
         self.fd = fd
         self.write_fd = fd if write_fd is None else write_fd  # a pipe pair has two ends
         self.allowed = allowed
+        self.max_header = max_header
         self._pending = bytearray()  #: bytes read ahead of the current frame
         if nonblocking:
             os.set_blocking(fd, False)
@@ -280,7 +285,7 @@ class Channel:
         cap = min(max_bytes, MAX_FRAME_BYTES)
         if size > cap:
             raise TransportError(f"frame of {size} bytes exceeds the {cap}-byte cap")
-        return decode(self._read_exact(size, deadline), self.allowed)
+        return decode(self._read_exact(size, deadline), self.allowed, self.max_header)
 
     def _read_exact(self, n: int, deadline: float | None) -> bytes:
         """``n`` bytes, from what was read ahead first. Reads take what is there (up to
@@ -326,6 +331,7 @@ class ThreadedChannel(Channel):
     def __init__(self, read_file, write_file, allowed: frozenset[str]):
         self.files = (read_file, write_file)
         self.fd, self.write_fd, self.allowed = read_file.fileno(), write_file.fileno(), allowed
+        self.max_header = MAX_HEADER_BYTES  # the grader's side: it reads a worker's replies
         self._chunks: queue.Queue = queue.Queue(self.READ_AHEAD_CHUNKS)
         self._pending = b""
         self._outbox: queue.Queue = queue.Queue()

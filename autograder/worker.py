@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib.util
 import io
+import linecache
 import sys
 import time
 import traceback
@@ -22,7 +23,7 @@ from typing import Iterator
 import numpy as np
 
 from . import isolation
-from .transport import INPUT_DTYPES, Channel, Closed
+from .transport import INPUT_DTYPES, MAX_REQUEST_HEADER_BYTES, Channel, Closed
 
 SUBMISSION_FILE = "<submission>"
 FLUSH_AFTER = 0.05  #: seconds batched replies may be held back (see Session._send_batched)
@@ -182,23 +183,48 @@ class Session:
         self.preloaded = preloaded or {}
 
     def load(self, msg: dict) -> dict:
+        """Run the submission: a script as one unit, a notebook cell by cell in one namespace,
+        as Jupyter runs it. A cell (or the script's body) that raises is reported with its
+        error and the definitions made so far are kept; a notebook's next cells still run.
+        Before each cell of a notebook a progress frame names it, so the grader knows which
+        cell a hang or a crash happened in (and skips it in a fresh worker: ``skip``)."""
         out = CappedIO(self.limits.output_bytes)
-        self.namespace = {"__name__": "submission", "__file__": SUBMISSION_FILE, "__builtins__": __builtins__}
-        try:
-            code = compile(msg["source"], SUBMISSION_FILE, "exec", dont_inherit=True)
-        except SyntaxError as exc:
-            return {"status": "syntax_error", "error": _syntax_error_text(exc)}
-        with redirect_stdout(out), redirect_stderr(out):
+        cells, skip = msg["cells"], set(msg.get("skip", ()))
+        notebook = cells[0].get("n") is not None
+        self.namespace = {"__name__": "__main__" if notebook else "submission", "__file__": SUBMISSION_FILE,
+                          "__builtins__": __builtins__}
+        if notebook:  # what a Jupyter kernel has in every notebook without an import
+            self.namespace.update(display=_display, get_ipython=_Shell)
+        failed = []
+        for cell in cells:
+            number = cell.get("n")
+            if number in skip:
+                continue
+            filename = SUBMISSION_FILE if number is None else f"<cell {number}>"
+            _remember(filename, cell["source"])
             try:
-                exec(code, self.namespace)
-            except BaseException as exc:  # noqa: BLE001 - SystemExit and KeyboardInterrupt included
-                return {"status": "load_error", "error": _error(exc), "stdout": out.text()}
+                code = compile(cell["source"], filename, "exec", dont_inherit=True)
+            except SyntaxError as exc:
+                if not notebook:
+                    return {"status": "syntax_error", "error": _syntax_error_text(exc)}
+                failed.append({"n": number, "status": "syntax_error", "error": _syntax_error_text(exc)})
+                continue
+            if notebook:
+                self.channel.send({"status": "cell", "n": number})
+            with redirect_stdout(out), redirect_stderr(out):
+                try:
+                    exec(code, self.namespace)
+                except BaseException as exc:  # noqa: BLE001 - SystemExit and KeyboardInterrupt included
+                    failed.append({"n": number, "status": "error", "error": _error(exc)})
         defined = {
             fn.name: ("ok" if callable(self.namespace.get(fn.name)) else
                       "missing" if fn.name not in self.namespace else "not_callable")
             for fn in self.assignment.functions
         }
-        return {"status": "loaded", "defined": defined, "stdout": out.text()}
+        reply = {"status": "loaded", "defined": defined, "stdout": out.text()}
+        if failed:
+            reply["cells"] = failed
+        return reply
 
     def call(self, msg: dict, arrays: dict[str, np.ndarray],
              originals: dict[str, tuple[tuple, bytes]] | None = None) -> tuple[dict, dict]:
@@ -310,14 +336,45 @@ def warm_up(rounds: int = 32) -> None:
             decode(encode(header, out), INPUT_DTYPES)
 
 
+def _student_file(filename: str) -> bool:
+    return filename == SUBMISSION_FILE or filename.startswith("<cell ")
+
+
+def _where(filename: str, lineno: int) -> str:
+    return f"line {lineno}" if filename == SUBMISSION_FILE else f"code {filename[1:-1]}, line {lineno}"
+
+
 def _error(exc: BaseException) -> dict:
-    """Type, message and only the student's own frames of the traceback."""
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == SUBMISSION_FILE]
-    lines = [f"  line {f.lineno}, in {f.name}" + (f"\n    {f.line}" if f.line else "") for f in frames]
+    """Type, message and only the student's own frames of the traceback; for an import that
+    failed, the module and the student's line that asked for it."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if _student_file(f.filename)]
+    lines = [f"  {_where(f.filename, f.lineno)}, in {f.name}" + (f"\n    {f.line}" if f.line else "") for f in frames]
     message = str(exc)
     if len(message) > 2000:
         message = message[:2000] + " ..."
-    return {"type": type(exc).__name__, "message": message, "traceback": "\n".join(lines)[:4000]}
+    error = {"type": type(exc).__name__, "message": message, "traceback": "\n".join(lines)[:4000]}
+    if frames:  # where the student's code stopped, as the student numbers it
+        error.update(where=_where(frames[-1].filename, frames[-1].lineno), line=(frames[-1].line or "")[:500])
+    if isinstance(exc, ImportError):
+        error["module"] = str(exc.name or "")[:200]
+    return error
+
+
+def _remember(filename: str, source: str) -> None:
+    """Give tracebacks the student's lines (there is no file to read them from)."""
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+
+
+def _display(*objs, **kwargs) -> None:
+    """Jupyter's ``display()``: nothing to show where a notebook is graded."""
+
+
+class _Shell:
+    """What ``get_ipython()`` returns in a graded notebook: magics and shell commands called
+    through it do nothing, as the same lines written with % or ! do (see autograder.load)."""
+
+    def __getattr__(self, name):
+        return lambda *args, **kwargs: None
 
 
 def _syntax_error_text(exc: SyntaxError) -> dict:
@@ -354,7 +411,7 @@ def run(fd: int, *, assignment_file: str, workdir: str, uid: int | None, limits:
     active = isolation.confine(workdir=workdir, uid=uid, limits=limits, keep_fds=keep, confinement=confinement,
                                secrets=secrets, namespaces=namespaces)
     active.append("import_blocker")
-    channel = Channel(fd, INPUT_DTYPES, write_fd=write_fd)
+    channel = Channel(fd, INPUT_DTYPES, write_fd=write_fd, max_header=MAX_REQUEST_HEADER_BYTES)
     channel.send({"status": "ready", "protections": active})
     Session(channel, limits, assignment, preloaded).serve()
 

@@ -35,13 +35,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--limits", default="{}")
     parser.add_argument("--confinement", default="{}")
     parser.add_argument("--workroot", required=True, help="the folder every work dir is made in")
+    parser.add_argument("--preimport", default="", help="modules to import for every worker, comma-separated")
     opts = parser.parse_args(argv)
     uid = opts.uid if opts.uid >= 0 else None
     limits = isolation.Limits(**json.loads(opts.limits))
     confinement = isolation.Confinement.from_plain(json.loads(opts.confinement))
     ctrl = socket.socket(fileno=opts.ctrl)
 
-    isolation.preimport()
+    isolation.preimport(tuple(name for name in opts.preimport.split(",") if name))
     worker.warm_up()
     libc = isolation._libc()
     libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
@@ -51,7 +52,7 @@ def main(argv: list[str] | None = None) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # the namespaces every worker inherits: entered once here instead of once per worker
     secrets = isolation.hidden_paths(opts.workroot, confinement) if confinement.filesystem != "none" else []
-    namespaces = isolation.enter_namespaces(workdir=opts.workroot, confinement=confinement, secrets=secrets)
+    namespaces = isolation.enter_namespaces(workdir=opts.workroot, confinement=confinement, secrets=secrets, uid=uid)
     if confinement.seccomp:
         isolation.seccomp_program(allow_processes=confinement.processes)  # cached: built once, here
     zygote = Zygote(uid, limits, confinement, secrets, namespaces)

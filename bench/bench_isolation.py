@@ -3,6 +3,7 @@ the sandbox (fresh worker per submission: fork, confine, load, every case, reap)
 same functions in-process on the same cases. Prints ms per submission, the ratio, and peak RSS.
 
     python bench/bench_isolation.py [--n 30] [--assignment logistic_regression] [--mode fork|spawn]
+                                    [--preimport matplotlib,matplotlib.pyplot]
 """
 from __future__ import annotations
 
@@ -23,8 +24,11 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=30)
     parser.add_argument("--assignment", default="logistic_regression")
     parser.add_argument("--mode", default=None)
+    parser.add_argument("--preimport", default=None,
+                        help="modules the zygote imports, comma-separated ('' for none; default: the Sandbox's)")
     opts = parser.parse_args()
-    with Sandbox(isolation_mode=opts.mode) as box:
+    extra = {} if opts.preimport is None else {"preimport": tuple(n for n in opts.preimport.split(",") if n)}
+    with Sandbox(isolation_mode=opts.mode, **extra) as box:
         from autograder import project
         from autograder.grade import Grader, _groups
 
@@ -46,9 +50,11 @@ def main() -> None:
                     result = sub.call(fn.name, inputs, fn.returns.to_plain(), spec.time_limit)
                     assert result.status == "ok", result
 
-        def startup_only():
+        def startup_only(source=source):
             with Submission(box, source, str(spec.folder / "assignment.py")) as sub:
                 assert sub.load().status == "loaded"
+
+        plotting = "import matplotlib.pyplot as plt\n" + source + "\nplt.plot([0, 1], [1, 0])\nplt.show()\n"
 
         def timeit(fn, n):
             fn()
@@ -62,6 +68,7 @@ def main() -> None:
         math_ms, math_p95 = timeit(in_process, max(opts.n, 30))
         box_ms, box_p95 = timeit(sandboxed, opts.n)
         start_ms, start_p95 = timeit(startup_only, opts.n)
+        plot_ms, plot_p95 = timeit(lambda: startup_only(plotting), opts.n)
         with Submission(box, source, str(spec.folder / "assignment.py")) as sub:
             sub.load()
             protections = sub.protections
@@ -72,6 +79,8 @@ def main() -> None:
         print(f"sandboxed submission   median {box_ms:8.2f} ms   p95 {box_p95:8.2f} ms")
         print(f"  of which worker start+load+reap  {start_ms:8.2f} ms   p95 {start_p95:8.2f} ms")
         print(f"  per call round trip              {per_call:8.3f} ms")
+        print(f"worker start+load+reap, the file importing pyplot and plotting  {plot_ms:8.2f} ms   p95 {plot_p95:8.2f} ms"
+              f"   (zygote preimport: {', '.join(box.preimport) or 'none'})")
         print(f"isolation overhead     {box_ms - math_ms:8.2f} ms per submission   ratio {box_ms / max(math_ms, 1e-9):.1f}x")
         print(f"peak RSS grader {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.1f} MiB, "
               f"largest child {resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024:.1f} MiB")

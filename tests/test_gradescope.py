@@ -215,3 +215,14 @@ def test_build_refuses_to_write_a_zip_whose_reference_does_not_score_full_marks(
 def teardown_module(module):
     if TIMES:
         print("\notter run times (s): " + ", ".join(f"{k}: {v:.1f}" for k, v in TIMES.items()))
+
+
+@pytest.mark.slow
+def test_f_a_notebook_that_plots_scores_what_the_same_py_scores(autograder_zip, tmp_path, grade_source):
+    plots = ("%matplotlib inline\nimport matplotlib.pyplot as plt\nfrom IPython.display import display\n"
+             "zs = np.linspace(-6, 6, 50)\nplt.plot(zs, sigmoid(zs))\nplt.show()\ndisplay(zs[:3])")
+    results = _run(autograder_zip, _notebook(tmp_path / f"{LR}.ipynb", BUGGY, extra_cell=plots),
+                   tmp_path / "out", "f plotting notebook")
+    engine = grade_source(LR, "import matplotlib.pyplot as plt\n" + BUGGY)
+    assert {n: t["score"] for n, t in _by_name(results).items()} == pytest.approx({p.name: p.score for p in engine.parts})
+    assert results["score"] == pytest.approx(engine.score) and 0 < engine.score < engine.max_score

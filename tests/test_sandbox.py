@@ -231,7 +231,7 @@ RESULT["workdir"] = os.listdir(".")
         assert needed in protections, needed
     assert result["uid"] == sandbox.uid and result["uid"] != 0
     assert set(result["env"]) <= {"PATH", "HOME", "TMPDIR", "LANG", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS",
-                                  "MKL_NUM_THREADS"}
+                                  "MKL_NUM_THREADS", "MPLBACKEND"}
     assert len(result["fds"]) <= 5  # 0-2, the channel, and listdir's own fd
     lim = sandbox.limits
     assert result["limits"]["RLIMIT_CPU"] == lim.cpu_seconds
