@@ -16,6 +16,7 @@ import linecache
 import sys
 import time
 import traceback
+import types
 from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from typing import Iterator
@@ -191,8 +192,12 @@ class Session:
         out = CappedIO(self.limits.output_bytes)
         cells, skip = msg["cells"], set(msg.get("skip", ()))
         notebook = cells[0].get("n") is not None
-        self.namespace = {"__name__": "__main__" if notebook else "submission", "__file__": SUBMISSION_FILE,
-                          "__builtins__": __builtins__}
+        # a real module in sys.modules, as Python and Jupyter give the code they run: dataclasses
+        # and typing look their class's module up there (``from __future__ import annotations``)
+        module = types.ModuleType("__main__" if notebook else "submission")
+        sys.modules[module.__name__] = module
+        self.namespace = module.__dict__
+        self.namespace.update(__file__=SUBMISSION_FILE, __builtins__=__builtins__)
         if notebook:  # what a Jupyter kernel has in every notebook without an import
             self.namespace.update(display=_display, get_ipython=_Shell)
         failed = []
