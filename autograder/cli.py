@@ -233,8 +233,10 @@ def gradescope(assignment: str, out: Path, visibility: str) -> None:
 @click.option("--verbose", "-v", is_flag=True, help="Print every check, not only the failures.")
 def selftest(assignment: str, verbose: bool) -> None:
     """Check an assignment's grading before releasing it: reference full marks, stub zero,
-    every mutant in solutions/selftest/ASSIGNMENT.py caught and labelled, every correct variant
-    full marks, generated output mutants (negated, doubled, transposed) named.
+    trivial answers (zeros, ones, a constant, an input echoed, the declared ones, the public
+    answers hard-coded) zero, every mutant in solutions/selftest/ASSIGNMENT.py caught and
+    labelled, every correct variant full marks, generated output mutants (negated, doubled,
+    transposed) named.
 
     Exits 0 only if every check holds.
     """
@@ -246,7 +248,7 @@ def selftest(assignment: str, verbose: bool) -> None:
     def show(outcome) -> None:
         ok_fail = counts.setdefault(outcome.kind, [0, 0])
         ok_fail[0 if outcome.ok else 1] += 1
-        if verbose or not outcome.ok:
+        if verbose or not outcome.ok or outcome.kind == "trivial":  # one line for the whole assignment
             click.echo(f"{'ok  ' if outcome.ok else 'FAIL'} {outcome.kind:<9} {outcome.id}: {outcome.detail}")
 
     try:

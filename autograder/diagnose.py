@@ -101,6 +101,10 @@ CATALOGUE: dict[str, Mistake] = {m.code: m for m in [
             "Edge cases (N = 1, one unit, one class) count once a random-shape case passes: fix those first."),
     Mistake("property", "{out} violates a required property.", ""),
     Mistake("wrong_values", "{out} has wrong values.", ""),
+    Mistake("no_values_pass", "{out} passes this case, but no random case of this function has the right values: "
+            "probe and property cases count only beside one, since a trivial answer (zeros, a constant, "
+            "an input returned unchanged) can pass them too.",
+            "Make the function right on the random cases first; its probes and properties then count."),
 ]}
 
 

@@ -18,7 +18,7 @@ from typing import Iterable
 import numpy as np
 
 from . import cases as casegen
-from . import diagnose, project
+from . import diagnose, project, trivial
 from .cases import Case
 from .compare import Verdict, compare
 from .isolation import FORBIDDEN_MODULES, Limits
@@ -27,7 +27,7 @@ from .oracle import Oracles
 from .report import CaseResult, PartResult, Report
 from .run import CallResult, CellFailure, Request, Sandbox, Submission
 from .score import part_score
-from .spec import BUDGET_FLOOR, Assignment, Part
+from .spec import BUDGET_FLOOR, Assignment, Cases, Part
 
 MODES = ("check", "grade")
 SHRINK_CALLS = 32  #: extra student calls a group of parts may spend looking for smallest failing cases
@@ -252,8 +252,8 @@ class Grader:
         return self.mode == "check"
 
     def cases(self, key: str) -> list[Case]:
-        """The group's cases; a random one on which a modelled mistake of the group's parts
-        gives the right answer is drawn again (see :func:`cases.generate`)."""
+        """The group's cases; a random one on which a modelled mistake of the group's parts or
+        a trivial answer gives the right answer is drawn again (see :func:`cases.generate`)."""
         with self._lock:
             if key not in self._cases:
                 parts = _groups(self.spec)[key]
@@ -262,19 +262,23 @@ class Grader:
             return self._cases[key]
 
     def _telling(self, parts: list[Part], case: Case) -> bool:
-        """Whether ``case`` tells every modelled mistake of ``parts`` from the right answer
-        (called with the lock held)."""
-        if not any(p.variants for p in parts):
-            return True
+        """Whether ``case`` tells every modelled mistake of ``parts``, and every trivial answer
+        (zeros, ones, a constant, an input echoed, the function's declared ones) where a part
+        grades values, from the right answer (called with the lock held)."""
         tols = self._tols[parts[0].cases_key]
         expected = self.oracles.expected(parts[0], case, tols)
+        models = self.spec.function(parts[0].function).trivial
         with np.errstate(all="ignore"):  # a model's inf - inf is no warning of ours
-            return not any(diagnose.hidden_mistake(dict(p.variants), case.inputs, expected, tols) for p in parts)
+            if any(diagnose.hidden_mistake(dict(p.variants), case.inputs, expected, tols) for p in parts if p.variants):
+                return False
+            return not any(trivial.right_on(case.inputs, expected, {name: tol for name, _, tol in self.spec.graded(p)},
+                                            models) for p in parts if p.values)
 
     def untelling(self) -> list[str]:
-        """Ids of the random cases on which a modelled mistake still gives the right answer
-        (no draw of the case could tell them apart): for the assignment's author (``bpgrade
-        selftest``). Edge cases and probes are left out: they may be degenerate on purpose."""
+        """Ids of the random cases on which a modelled mistake or a trivial answer still gives
+        the right answer (no draw of the case could tell them apart): for the assignment's
+        author (``bpgrade selftest``). Edge cases and probes are left out: they may be
+        degenerate on purpose, and count only beside a passing random case."""
         found = []
         for key, parts in _groups(self.spec).items():
             for case in self.cases(key):
@@ -461,6 +465,9 @@ def _group_part(lead: Part, key: str) -> Part:
 def _grade_parts(report: Report, grader: Grader, sub: Submission) -> None:
     spec, public, figures_dir = grader.spec, grader.public, grader.figures_dir
     defined = sub.load_result.defined
+    by_part: dict[str, list[tuple[Case, Judged]]] = {}  # every part's cases, judged
+    smallest: dict[str, str] = {}
+    figures: dict[str, list[str]] = {}
     for key, parts in _groups(spec).items():
         lead = parts[0]
         fn = spec.function(lead.function)
@@ -472,8 +479,7 @@ def _grade_parts(report: Report, grader: Grader, sub: Submission) -> None:
         if state != "ok":
             text = f"`{fn.name}` is {'not defined' if state == 'missing' else 'not a function'} in the submission"
             for p in parts:
-                results[p.name] = [(case, Judged(False, "missing_function", text)) for case in cases]
-                report.parts.append(_part_result(spec, p, results[p.name], public=public))
+                by_part[p.name] = [(case, Judged(False, "missing_function", text)) for case in cases]
             continue
         # one pipelined run over the group's cases; after a timeout (or repeated crashes) the
         # rest are not run, so a submission that hangs or dies everywhere costs seconds
@@ -496,15 +502,20 @@ def _grade_parts(report: Report, grader: Grader, sub: Submission) -> None:
                     if p.figure is not None and call.status == "ok":
                         shown[p.name].append((case, call.outputs, expected))
         for p in parts:
-            smallest = "" if timed_out else _smallest_failing(grader, p, group_part, sub, results[p.name], shrink_cache)
-            report.parts.append(_part_result(spec, p, results[p.name], public=public, smallest=smallest))
+            by_part[p.name] = results[p.name]
+            smallest[p.name] = "" if timed_out else _smallest_failing(grader, p, group_part, sub, results[p.name], shrink_cache)
             if p.figure is not None and shown[p.name] and figures_dir is not None:
                 png = p.figure(shown[p.name])
                 if png:
                     figures_dir.mkdir(parents=True, exist_ok=True)
                     path = figures_dir / f"{spec.id}.{p.name}.png"
                     path.write_bytes(png)
-                    report.parts[-1].figures.append(str(path))
+                    figures[p.name] = [str(path)]
+    by_part = _beside_a_values_pass(spec, by_part)
+    for parts in _groups(spec).values():
+        for p in parts:
+            report.parts.append(_part_result(spec, p, by_part[p.name], public=public, smallest=smallest.get(p.name, "")))
+            report.parts[-1].figures.extend(figures.get(p.name, []))
 
 
 def _largest(cases: list[Case]) -> int:
@@ -571,6 +582,32 @@ def _edges_beside_a_general_pass(spec: Assignment, part: Part,
     out = spec.graded_outputs(part)[0]
     return [(c, Judged(False, "edge_only", diagnose.sentence("edge_only", out), "", j.rel_error, j.verdicts))
             if j.ok and casegen.is_edge(part, c) else (c, j) for c, j in judged]
+
+
+def _needs_a_values_pass(part: Part) -> bool:
+    """Probe parts and property parts: their cases cannot be drawn again where a trivial answer
+    passes them (zeros is the loss of saturated right predictions, uniform rows sum to 1)."""
+    return not part.values or not isinstance(part.cases, Cases)
+
+
+def _beside_a_values_pass(spec: Assignment, judged: dict[str, list[tuple[Case, Judged]]]
+                          ) -> dict[str, list[tuple[Case, Judged]]]:
+    """A probe or property part counts only beside a passing random case of a values part of the
+    same function (:class:`autograder.spec.Part` requires one to exist). Random cases on which a
+    trivial answer is right are drawn again, probes and properties cannot be, so an answer that
+    passes only them has shown nothing; a right function that fails a probe still loses just
+    the probe. Edges are judged within their part (:func:`_edges_beside_a_general_pass`)."""
+    passing = {p.function for p in spec.parts if not _needs_a_values_pass(p)
+               and any(j.ok for c, j in judged[p.name] if not casegen.is_edge(p, c))}
+    out = {}
+    for p in spec.parts:
+        rows = judged[p.name]
+        if _needs_a_values_pass(p) and p.function not in passing:
+            text = diagnose.sentence("no_values_pass", spec.graded_outputs(p)[0])
+            rows = [(c, Judged(False, "no_values_pass", text, "", j.rel_error, j.verdicts)) if j.ok else (c, j)
+                    for c, j in rows]
+        out[p.name] = rows
+    return out
 
 
 def _part_result(spec: Assignment, part: Part, judged: list[tuple[Case, Judged]], *, public: bool,

@@ -13,7 +13,11 @@ deliberately broken estimators:
 * every **correct variant** (einsum, loops, float32 inside, another stable formula) keeps full
   marks;
 * **generated** mutants wrap each graded function so one output comes back negated, doubled or
-  transposed; the part grading that output must lose points and name the mistake.
+  transposed; the part grading that output must lose points and name the mistake;
+* **trivial answers** earn nothing: every graded function returning zeros, ones, a constant or
+  an input of the output's shape unchanged, each trivial answer the assignment declares
+  (``Function(trivial=...)``), and the public cases' answers hard-coded (a lookup table of
+  what ``bpgrade check`` expects) must score 0 on every part in hidden grading.
 
 ``solutions/selftest/<id>.py`` defines ``MUTANTS = [Mutant(...), ...]`` and
 ``CORRECT = [Correct(...), ...]``; it lives beside the hidden solutions because a mutant is
@@ -21,14 +25,17 @@ the answer with one mistake.
 """
 from __future__ import annotations
 
+import base64
+import copy
 import importlib.util
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
-from . import project
+from . import diagnose, project
 from .report import Report
 
 
@@ -57,7 +64,7 @@ class Correct:
 
 @dataclass
 class Outcome:
-    kind: str  # reference | stub | mutant | correct | generated
+    kind: str  # cases | reference | stub | trivial | mutant | correct | generated
     id: str
     ok: bool
     detail: str
@@ -201,6 +208,216 @@ def generated(suite: Suite, grader) -> Iterator[tuple[str, str, str, str]]:
                 yield f"{part.name}:{out}:{name}", src, part.name, code
 
 
+# ------------------------------------------------------------------ trivial answers as submissions
+
+#: Helpers every trivial submission carries (it runs in the sandbox like any submission).
+_TRIVIAL_RUNTIME = r'''
+import base64 as _b64, hashlib as _hl, zlib as _zl
+import numpy as _np
+
+
+def _bpgrade_leaves(value, found):
+    """Every number and array in the call's arguments, in order (dict keys sorted)."""
+    if isinstance(value, dict):
+        for key in sorted(value, key=str):
+            _bpgrade_leaves(value[key], found)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            _bpgrade_leaves(item, found)
+    elif isinstance(value, (_np.ndarray, float, int, _np.floating, _np.integer)) and not isinstance(value, bool):
+        found.append(_np.asarray(value, dtype=_np.float64))
+    return found
+
+
+def _bpgrade_fingerprint(args):
+    digest = _hl.blake2b(digest_size=12)
+    for leaf in _bpgrade_leaves(list(args), []):
+        digest.update(repr(leaf.shape).encode())
+        digest.update(_np.ascontiguousarray(leaf).tobytes())
+    return digest.hexdigest()
+
+
+def _bpgrade_shapes(args):
+    return repr([leaf.shape for leaf in _bpgrade_leaves(list(args), [])])
+
+
+def _bpgrade_pack(outs, kind, names, scalars):
+    outs = [float(v) if s else _np.asarray(v, dtype=_np.float64) for v, s in zip(outs, scalars)]
+    if kind == "single":
+        return outs[0]
+    return tuple(outs) if kind == "tuple" else dict(zip(names, outs))
+
+
+def _bpgrade_unpack(value, kind, names):
+    if kind == "single":
+        return [value]
+    return list(value) if kind == "tuple" else [value[name] for name in names]
+'''
+
+#: Generic answers: the reference runs only to give each output its shape.
+_TRIVIAL_GENERIC = r'''
+_REF = {"__name__": "bpgrade_reference"}
+exec(compile(_REF_SOURCE, "reference", "exec"), _REF)
+
+
+def _bpgrade_trivial(value, args, kind, names, scalars):
+    leaves = _bpgrade_leaves(list(args), [])
+    answers = []
+    for out in _bpgrade_unpack(value, kind, names):
+        shape = _np.shape(out)
+        if _ECHO is None:
+            answers.append(_np.full(shape, _CONSTANT))
+        else:  # the _ECHO-th input of the output's shape (the last one if fewer), else zeros
+            same = [leaf for leaf in leaves if leaf.shape == shape]
+            answers.append(same[min(_ECHO, len(same) - 1)].copy() if same else _np.zeros(shape))
+    return _bpgrade_pack(answers, kind, names, scalars)
+'''
+
+#: A lookup table: the stored answer for inputs seen before, else one for inputs of the same
+#: shapes, else the first (float64 bytes, byte-shuffled and compressed).
+_TRIVIAL_TABLE = r'''
+_ANSWERS = _np.frombuffer(_zl.decompress(_b64.b64decode(_DATA)), dtype=_np.uint8).reshape(8, -1).T.copy().view(_np.float64).ravel()
+
+
+def _bpgrade_lookup(fn, args, kind, names, scalars):
+    table = _INDEX[fn]
+    key = _bpgrade_fingerprint(args)
+    if key not in table["answers"]:
+        key = table["by_shapes"].get(_bpgrade_shapes(args), next(iter(table["answers"])))
+    outs = [_ANSWERS[start:start + size].reshape(shape) for start, size, shape in table["answers"][key]]
+    return _bpgrade_pack(outs, kind, names, scalars)
+'''
+
+_runtime: dict = {}
+
+
+def _helpers() -> dict:
+    """The submissions' helpers, for the grader's side of a lookup table (same fingerprints)."""
+    if not _runtime:
+        exec(compile(_TRIVIAL_RUNTIME, "bpgrade_trivial_runtime", "exec"), _runtime)
+    return _runtime
+
+
+def _call_args(fn, inputs: dict) -> list:
+    """A case's inputs as the worker passes them to ``fn`` (after ``prepare``)."""
+    kwargs = copy.deepcopy(inputs)
+    return [(fn.prepare(kwargs) if fn.prepare else kwargs)[name] for name in fn.args]
+
+
+def _wrapper(fn, body: str) -> str:
+    args = ", ".join(fn.args)
+    facts = (fn.returns.kind, list(fn.returns.names), [o.scalar for o in fn.returns.outs])
+    return f"\n\ndef {fn.name}({args}):\n    return {body.format(args=args)}, {', '.join(map(repr, facts))})\n"
+
+
+def generic_trivial_source(spec, reference: str, *, constant: float = 0.0, echo: int | None = None) -> str:
+    """Every graded function of ``spec`` returning ``constant`` in each entry of each output
+    (at the reference's shapes), or, with ``echo=k``, the k-th input of each output's shape."""
+    parts = [_TRIVIAL_RUNTIME, f"_REF_SOURCE = {reference!r}", f"_CONSTANT = {float(constant)!r}",
+             f"_ECHO = {echo!r}", _TRIVIAL_GENERIC]
+    parts += [_wrapper(fn, f"_bpgrade_trivial(_REF[{fn.name!r}]({{args}}), ({{args}},)") for fn in spec.functions]
+    return "\n".join(parts)
+
+
+def table_source(spec, tables: dict[str, list[tuple[list, dict]]]) -> str:
+    """A submission that answers from a lookup table: ``tables[function]`` lists ``(call
+    arguments, outputs)``; an output missing from a row is returned as zeros of the shape the
+    first row gives it. Functions without a table are not defined."""
+    helpers = _helpers()
+    flat: list[np.ndarray] = []
+    index: dict[str, dict] = {}
+    offset = 0
+    for fn in spec.functions:
+        rows = tables.get(fn.name)
+        if not rows:
+            continue
+        entry = index[fn.name] = {"answers": {}, "by_shapes": {}}
+        shapes = {name: np.shape(value) for name, value in rows[0][1].items()}
+        for args, outputs in rows:
+            key = helpers["_bpgrade_fingerprint"](args)
+            stored = []
+            for name in fn.returns.names:
+                value = np.asarray(outputs.get(name, np.zeros(shapes.get(name, ()))), dtype=np.float64)
+                flat.append(value.ravel())
+                stored.append((offset, value.size, value.shape))
+                offset += value.size
+            entry["answers"].setdefault(key, stored)
+            entry["by_shapes"].setdefault(helpers["_bpgrade_shapes"](args), key)
+    raw = np.concatenate(flat).view(np.uint8).reshape(-1, 8).T.tobytes() if flat else b""
+    data = base64.b64encode(zlib.compress(raw, 9)).decode()
+    parts = [_TRIVIAL_RUNTIME, f"_DATA = {data!r}", f"_INDEX = {index!r}", _TRIVIAL_TABLE]
+    parts += [_wrapper(fn, f"_bpgrade_lookup({fn.name!r}, ({{args}},)") for fn in spec.functions if fn.name in index]
+    return "\n".join(parts)
+
+
+def _group_cases(grader) -> Iterator[tuple[object, object, dict]]:
+    """(function, case, expected outputs) for every case ``grader`` grades."""
+    from .grade import _groups
+
+    spec = grader.spec
+    for key, parts in _groups(spec).items():
+        for case in grader.cases(key):
+            yield spec.function(parts[0].function), case, grader.expected(parts[0], case)
+
+
+def answers_table(grader) -> dict[str, list[tuple[list, dict]]]:
+    """What ``grader`` expects on each of its cases, per function: with a check-mode grader,
+    the public answers a student could copy from ``bpgrade check``."""
+    tables: dict[str, list] = {}
+    for fn, case, expected in _group_cases(grader):
+        tables.setdefault(fn.name, []).append((_call_args(fn, case.inputs), expected))
+    return tables
+
+
+def declared_table(grader, name: str) -> dict[str, list[tuple[list, dict]]]:
+    """The declared trivial answer ``name`` (``Function(trivial=...)``) on every case of the
+    functions declaring it, as a lookup table (unmodelled outputs: zeros)."""
+    tables: dict[str, list] = {}
+    for fn, case, expected in _group_cases(grader):
+        if name in fn.trivial:
+            options = [o for _, o in diagnose._wrong_options({name: fn.trivial[name]}, case.inputs, expected)]
+            if options:
+                zeros = {out: np.zeros(np.shape(value)) for out, value in expected.items()}
+                tables.setdefault(fn.name, []).append((_call_args(fn, case.inputs), {**zeros, **options[0]}))
+    return tables
+
+
+def _echoes(grader) -> int:
+    """How many inputs share one output's shape, at most, on ``grader``'s cases (each is echoed
+    by its own submission)."""
+    leaves, most = _helpers()["_bpgrade_leaves"], 1
+    for fn, case, expected in _group_cases(grader):
+        found = leaves(_call_args(fn, case.inputs), [])
+        for value in expected.values():
+            most = max(most, sum(leaf.shape == np.shape(value) for leaf in found))
+    return most
+
+
+def trivial_sources(suite: Suite, grader, public_grader) -> list[tuple[str, str]]:
+    """(name, source) of every trivial submission: zeros, ones, a constant, each input echoed,
+    each declared trivial answer, and the public answers hard-coded."""
+    spec = grader.spec
+    sources = [("zeros", generic_trivial_source(spec, suite.reference, constant=0.0)),
+               ("ones", generic_trivial_source(spec, suite.reference, constant=1.0)),
+               ("constant 0.5", generic_trivial_source(spec, suite.reference, constant=0.5))]
+    sources += [(f"echo #{k + 1}", generic_trivial_source(spec, suite.reference, echo=k)) for k in range(_echoes(grader))]
+    declared = dict.fromkeys(name for fn in spec.functions for name in fn.trivial)
+    sources += [(name, table_source(spec, declared_table(grader, name))) for name in declared]
+    sources.append(("public answers", table_source(spec, answers_table(public_grader))))
+    return sources
+
+
+def judge_trivial(reports: dict[str, Report], public_check: Report) -> tuple[bool, str]:
+    """Every trivial submission scores 0 on every part; the hard-coded public answers prove
+    something only if they do score full marks on the public cases they copy."""
+    problems = [f"{name} earns {r.score:g} (" + ", ".join(f"{p.name} {p.score:g}" for p in r.parts if p.score > 0) + ")"
+                for name, r in reports.items() if r.score > 0]
+    if public_check.score != public_check.max_score:
+        problems.append(f"the hard-coded public answers score {public_check.score:g}/{public_check.max_score:g} "
+                        "on the public cases themselves, so their 0 shows nothing")
+    return not problems, "; ".join(problems) or f"{', '.join(reports)}: 0 points on every part"
+
+
 # ------------------------------------------------------------------ the command
 
 def run(assignment: str, *, sandbox, progress: Callable[[Outcome], None] | None = None,
@@ -223,6 +440,10 @@ def run(assignment: str, *, sandbox, progress: Callable[[Outcome], None] | None 
                                      if untelling else "each tells every modelled mistake from the right answer"))
     record("reference", "reference", judge_full_marks(grader.grade_source(suite.reference, sandbox)))
     record("stub", "stub", judge_stub(grader.grade_source(suite.stub, sandbox)))
+    public = Grader(assignment, mode="check", base=base).prepare()
+    trivial = {name: grader.grade_source(src, sandbox) for name, src in trivial_sources(suite, grader, public)}
+    copied = public.grade_source(table_source(grader.spec, answers_table(public)), sandbox)
+    record("trivial", "trivial answers", judge_trivial(trivial, copied))
     for m in suite.mutants:
         record("mutant", m.id, judge_mutant(m, grader.grade_source(suite.mutant_source(m), sandbox)))
     for c in suite.correct:

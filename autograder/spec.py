@@ -112,12 +112,19 @@ class Function:
     ``f`` and ``grad`` callables of a quadratic from arrays ``A`` and ``b``. It runs in the
     worker for the student's call and in the grader for both oracles (the torch oracle receives
     the prepared arguments too), so it must be numpy-only.
+
+    ``trivial`` models answers that take none of the math and that only the assignment knows
+    (uniform softmax rows, a descent that never moves): ``name -> fn(inputs, expected) ->
+    outputs``, like a part's ``variants``. With the engine's own (zeros, ones, a constant, an
+    input echoed: :mod:`autograder.trivial`), a random case on which one is right is drawn
+    again, and ``bpgrade selftest`` checks that none earns a point.
     """
 
     name: str
     args: tuple[str, ...]
     returns: Returns
     prepare: Callable[[dict], dict] | None = None
+    trivial: Mapping[str, Callable[[dict, dict], object]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -143,7 +150,14 @@ class Cases:
 
 @dataclass(frozen=True)
 class Probes:
-    """Named hand-designed cases (huge logits, saturated probabilities...): ``name -> make(rng)``."""
+    """Named hand-designed cases (huge logits, saturated probabilities...): ``name -> make(rng)``.
+
+    ``rng`` is seeded from the grading seed, so public and hidden grading see different probes:
+    a maker varies values, signs, order and sizes with it while keeping what the probe is for
+    (logits past exp's overflow, a labelled class whose probability underflows), and answers
+    copied from the public checks are worth nothing. A probe part counts only beside a passing
+    random case of the same function: a trivial answer may be right on a probe (zeros is the
+    loss of saturated, right predictions) and a probe cannot be drawn again."""
 
     makers: Mapping[str, Callable[[np.random.Generator], dict]]
 
@@ -167,7 +181,9 @@ class Part:
     so the difference shows; the grader measures the worker's CPU time itself. Smaller cases are
     not timed: a one-off cost on a first call (a lazy import) must not cost the part.
     ``values=False`` makes a property part: shape, dtype and finiteness are still checked, then
-    only ``checks`` decide (e.g. "rows of P sum to 1").
+    only ``checks`` decide (e.g. "rows of P sum to 1"). A trivial answer often has the property
+    (uniform rows sum to 1), so a property part, like a part of probes, counts only beside a
+    passing random case of a values part of the same function, which the assignment must have.
     """
 
     name: str
@@ -285,6 +301,11 @@ class Assignment:
                 fail(f"{where} has a time budget of {p.budget} x the reference: too tight to be fair")
             if not p.values and not p.checks:
                 fail(f"{where} sets values=False but declares no checks: it could not fail")
+            if (not p.values or isinstance(p.cases, Probes)) and not any(
+                    q.function == p.function and q.values and isinstance(q.cases, Cases) and q.cases.random
+                    for q in self.parts):
+                fail(f"{where} counts only beside a passing random case of {p.function!r}, but no part "
+                     f"grades {p.function!r}'s values on random cases")
             if isinstance(p.cases, Cases):
                 params = list(inspect.signature(p.cases.make).parameters)
                 if params[:1] != ["rng"] or set(params[1:]) != set(p.cases.dims):

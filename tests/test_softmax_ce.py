@@ -70,13 +70,15 @@ def test_wrong_axis_fails_the_property_part_with_a_row_sum_message(grade_source)
     assert codes_of(report, "forward.P")[0] == "reduced_wrong_axis"
 
 
-def test_property_part_grades_the_property_not_the_values(grade_source):
-    """softmax(2 Z) is normalised but wrong: it loses the values parts, keeps the property part."""
+def test_property_part_counts_only_beside_right_values(grade_source):
+    """softmax(2 Z) is normalised but wrong, like uniform rows: the property alone shows nothing,
+    so the property part (and the probes) count only beside a random case with the right values."""
     src = mutate(REF, "shifted = Z - Z.max(axis=1, keepdims=True)", "shifted = 2 * (Z - Z.max(axis=1, keepdims=True))")
     report = grade_source(A, src)
-    lost = lost_parts(report)
-    assert "softmax_rows_sum_to_1" not in lost
-    assert {"softmax", "softmax_stable", "softmax_ce_grad", "forward.P"} <= lost
+    assert {"softmax", "softmax_rows_sum_to_1", "softmax_stable", "softmax_ce_grad", "forward.P"} <= lost_parts(report)
+    rows = part_of(report, "softmax_rows_sum_to_1")
+    assert rows.score == 0 and rows.diagnoses == ["no_values_pass"]
+    assert "no random case of this function has the right values" in rows.feedback
 
 
 def test_softmax_that_mutates_its_input_is_caught(grade_source):

@@ -130,6 +130,16 @@ def _uphill(inputs, expected):
 
 DESCENT_VARIANTS = {"stopping_rule": _wrong_rule, "history_off_by_one": _without_x0, "sign_flipped": _uphill}
 
+# Trivial answers only this assignment knows (the engine adds zeros, ones, a constant and an
+# input echoed): a descent that returns x0 alone, or x0 as often as the run has rows (it never
+# moves), and a fit that never trains (w = 0, b = 0, the loss of predicting 1/2 every epoch).
+DESCENT_TRIVIAL = {
+    "x0_only": lambda inputs, expected: {"history": inputs["x0"][None, :]},
+    "never_moves": lambda inputs, expected: {"history": np.repeat(inputs["x0"][None, :], len(expected["history"]), axis=0)},
+}
+FIT_TRIVIAL = {"never_trains": lambda inputs, expected: {
+    "w": np.zeros(inputs["X"].shape[1]), "b": 0.0, "losses": np.full(inputs["epochs"], np.log(2.0))}}
+
 
 # ------------------------------------------------------------------ case makers
 
@@ -169,17 +179,38 @@ def random_quadratic(rng, D):
             return inputs
 
 
+def _near_slides_x0(rng):
+    """A start near the slides' x0 = (3, 3): each coordinate 2.5 to 3.5 in size, either sign."""
+    return rng.choice([-1.0, 1.0], size=2) * rng.uniform(2.5, 3.5, size=2)
+
+
+def _clear(make):
+    """``make(rng)`` drawn again until no stopping quantity of its run lies within MARGIN of
+    tol, so the reference and torch.autograd stop at the same iteration."""
+    def drawn(rng):
+        while True:
+            inputs = make(rng)
+            if clear_of_thresholds(inputs):
+                return inputs
+    drawn.__doc__ = make.__doc__
+    return drawn
+
+
 def slides(lr):
-    return lambda rng: descent_inputs(SLIDES_A.copy(), np.zeros(2), SLIDES_X0.copy(), lr)
+    """The slides' f at step ``lr`` from a start near their x0 (varies with the seed)."""
+    return _clear(lambda rng: descent_inputs(SLIDES_A.copy(), np.zeros(2), _near_slides_x0(rng), lr))
 
 
+@_clear
 def diverging_slides(rng):
     """The slides' f / 20 at lr = 6: the very iterates of the slides' f at lr = 0.3 (lr A is the
     same), |1 - lr lam_max| = 1.45, so f overflows after ~950 steps. The scale keeps lam_max < 1/2,
-    so ||grad f||^2 stays finite while f does: a student's norm does not overflow first."""
-    return descent_inputs(SLIDES_A / 20.0, np.zeros(2), SLIDES_X0.copy(), 6.0)
+    so ||grad f||^2 stays finite while f does: a student's norm does not overflow first. The
+    start is near the slides' x0."""
+    return descent_inputs(SLIDES_A / 20.0, np.zeros(2), _near_slides_x0(rng), 6.0)
 
 
+@_clear
 def diverging_random(rng):
     """D = 8, eigenvalues of the symmetric part in [0.05, 0.4], lr = 1.1 x 2/lam_max:
     |1 - lr lam_max| = 1.2, so f overflows after ~2000 steps. The skew part is small: big
@@ -189,22 +220,30 @@ def diverging_random(rng):
     return descent_inputs(A, rng.normal(size=8), rng.normal(scale=3.0, size=8), 1.1 * 2.0 / lam.max())
 
 
+@_clear
 def one_exact_step(rng):
-    """Symmetric part 2 I and lr = 1/2: one step lands on the minimum b/2, whose gradient is
-    rounding noise (~1e-16), so the run stops by the gradient norm with two rows."""
-    M = rng.normal(size=(3, 3))
-    return descent_inputs(2.0 * np.eye(3) + (M - M.T), rng.normal(size=3), rng.normal(scale=3.0, size=3), 0.5)
+    """Symmetric part 2 I (d from 2 to 5) and lr = 1/2: one step lands on the minimum b/2, whose
+    gradient is rounding noise (~1e-16), so the run stops by the gradient norm with two rows."""
+    D = int(rng.integers(2, 6))
+    M = rng.normal(size=(D, D))
+    return descent_inputs(2.0 * np.eye(D) + (M - M.T), rng.normal(size=D), rng.normal(scale=3.0, size=D), 0.5)
 
 
+@_clear
 def starts_at_minimum(rng):
-    """b = 0, x0 = 0: the gradient is exactly zero before the first step; history is (1, 4)."""
-    A, _ = spd_sym_part(rng, 4)
-    return descent_inputs(A, np.zeros(4), np.zeros(4), 0.05)
+    """x0 is the minimum (d from 2 to 5, b random): the gradient is rounding noise (~1e-15)
+    before the first step, so history is (1, d), x0 alone."""
+    D = int(rng.integers(2, 6))
+    A, _ = spd_sym_part(rng, D)
+    b = rng.normal(size=D)
+    return descent_inputs(A, b, np.linalg.solve(0.5 * (A + A.T), b), 0.05)
 
 
+@_clear
 def capped(rng):
-    """The slides' f at a small step lr = 0.01 with max_iters = 25: 25 steps, 26 rows."""
-    return descent_inputs(SLIDES_A.copy(), np.zeros(2), SLIDES_X0.copy(), 0.01, max_iters=25)
+    """The slides' f at a small step lr = 0.01 with max_iters = 25, from a start near their x0:
+    25 steps, 26 rows."""
+    return descent_inputs(SLIDES_A.copy(), np.zeros(2), _near_slides_x0(rng), 0.01, max_iters=25)
 
 
 def stable_lr_matrix(rng, D):
@@ -279,7 +318,7 @@ def seed_paths_figure(items):
             ax.text(0.02, 0.02, "your history is not a (k+1, 2) array", transform=ax.transAxes, color="tab:red")
         ax.plot([0], [0], "k*", ms=10)
         ax.set(xlim=(-4, 4), ylim=(-4, 4), aspect="equal", xlabel="$x_1$", ylabel="$x_2$",
-               title=f"$\\eta$ = {lr:g} from $x^0$ = (3, 3)")
+               title=f"$\\eta$ = {lr:g} from $x^0$ = ({case.inputs['x0'][0]:.3g}, {case.inputs['x0'][1]:.3g})")
         ax.legend(loc="upper left", fontsize=8)
     fig.suptitle("$f(x_1, x_2) = x_1^2 + x_1 x_2 + 4 x_2^2$: gradient descent paths", fontsize=11)
     fig.tight_layout()
@@ -301,10 +340,11 @@ ASSIGNMENT = Assignment(
         Function("quadratic", args=("x", "A", "b"), returns=Returns.scalar("f")),
         Function("quadratic_grad", args=("x", "A", "b"), returns=Returns.array("grad")),
         Function("gradient_descent", args=("f", "grad", "x0", "lr", "tol", "max_iters"),
-                 returns=Returns.array("history"), prepare=prepare_descent),
+                 returns=Returns.array("history"), prepare=prepare_descent, trivial=DESCENT_TRIVIAL),
         Function("max_stable_lr", args=("A",), returns=Returns.scalar("lr")),
         Function("fit_logistic_regression", args=("X", "y", "lr", "epochs", "grad_fn"),
-                 returns=Returns.tuple(Out("w"), Out("b", scalar=True), Out("losses")), prepare=prepare_fit),
+                 returns=Returns.tuple(Out("w"), Out("b", scalar=True), Out("losses")), prepare=prepare_fit,
+                 trivial=FIT_TRIVIAL),
     ],
     parts=[
         Part("quadratic", points=2, function="quadratic", tol=SCALAR,

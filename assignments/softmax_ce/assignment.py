@@ -91,37 +91,96 @@ def network_forward(rng, N, D, H, K):
     return {"X": X, "params": _params(rng, D, H, K)}
 
 
-# ---- probes: logits up to 1e4 in magnitude (exp overflows above ~709)
+# ---- probes: logits up to 1e4 in magnitude (exp overflows above ~709). Each varies with the
+# seed (values, signs, row order, shapes), so public and hidden grading never share one.
+
+def _shape(rng, rows=(2, 6), cols=(3, 6)):
+    """A non-square shape (at N = K a 1/K and a 1/N mistake give the same answer)."""
+    while True:
+        N, K = int(rng.integers(rows[0], rows[1] + 1)), int(rng.integers(cols[0], cols[1] + 1))
+        if N != K:
+            return N, K
+
+
+def _huge(rng, size=None):
+    """Magnitudes from 1e3 to 1e4."""
+    return rng.uniform(1e3, 1e4, size=size)
+
+
+def _near_tie_row(rng, K, offset):
+    """K logits within 3 of ``offset``: a softmax row that is not one-hot."""
+    return offset + rng.uniform(-3.0, 0.0, size=K)
+
 
 def huge_uniform(rng):
-    return {"Z": rng.uniform(-1e4, 1e4, size=(5, 4))}
+    """Logits drawn from [-1e4, 1e4], one of them past +1e3 (a naive exp overflows)."""
+    N, K = _shape(rng, (3, 6), (3, 6))
+    Z = rng.uniform(-1e4, 1e4, size=(N, K))
+    Z[rng.integers(N), rng.integers(K)] = _huge(rng)
+    return {"Z": Z}
 
 
 def huge_near_ties(rng):
-    """Large logits whose softmax is not one-hot: only differences matter."""
-    return {"Z": np.array([[1e4, 1e4 - 1.0, 1e4 - 3.0, -1e4],
-                           [-1e4, -1e4 + 0.5, -1e4 + 2.0, -1e4 + 2.0],
-                           [800.0, 799.0, -800.0, 0.0]])}
+    """Large logits whose softmax is not one-hot: only differences matter. Rows near +1e4 and
+    near -1e4 (both signs), one entry far below its row's others."""
+    N, K = _shape(rng, (2, 4), (3, 5))
+    signs = rng.permutation(np.concatenate([[1.0, -1.0], rng.choice([-1.0, 1.0], size=N - 2)]))
+    Z = np.stack([_near_tie_row(rng, K, sign * _huge(rng)) for sign in signs])
+    Z[rng.integers(N), rng.integers(K)] = -_huge(rng) - 1e4
+    return {"Z": Z}
 
 
 def huge_rows_far_apart(rng):
-    """One row near +1e4 and one near -1e4: subtracting the *global* max empties the second row."""
-    return {"Z": np.array([[1e4, 9999.0, 9998.0],
-                           [-1e4, -1e4 + 1.0, -1e4 + 0.25]])}
+    """Rows near +M and near -M (M from 1e3 to 1e4): subtracting the *global* max empties the
+    rows near -M (every exp underflows, 0/0)."""
+    N, K = _shape(rng, (2, 4), (3, 5))
+    M = _huge(rng)
+    signs = rng.permutation(np.concatenate([[1.0, -1.0], rng.choice([-1.0, 1.0], size=N - 2)]))
+    return {"Z": np.stack([_near_tie_row(rng, K, sign * M) for sign in signs])}
 
 
-def _huge_ce(Z, classes):
-    Z = np.asarray(Z, dtype=np.float64)
-    return lambda rng: {"Z": Z.copy(), "Y": np.eye(Z.shape[1])[classes]}
+def _far_row(rng, K, label):
+    """Logits whose largest sits 1e3 to 1e4 above the labelled class: its probability
+    underflows to exactly 0, so log(softmax) is log 0."""
+    top = int(rng.choice([k for k in range(K) if k != label]))
+    row = rng.uniform(-1e4, 1e4, size=K)
+    row[top] = rng.uniform(0.0, 1e4)
+    row[label] = row[top] - _huge(rng)
+    row = np.minimum(row, row[top])
+    return row
+
+
+def _tie_row(rng, K, label):
+    """Large logits within 3 of each other (at +-1e3..1e4), the labelled class among them."""
+    return _near_tie_row(rng, K, rng.choice([-1.0, 1.0]) * _huge(rng))
+
+
+def _mid_row(rng, K, label):
+    """Logits of magnitude 700 to 1000, both signs: around exp's overflow threshold."""
+    return rng.choice([-1.0, 1.0], size=K) * rng.uniform(700.0, 1000.0, size=K)
+
+
+ROWS = {"far": _far_row, "tie": _tie_row, "mid": _mid_row}
+
+
+def _huge_ce(kinds):
+    """Cross-entropy probes: one-hot labels and rows of the given kinds (``ROWS``), always one
+    "far" row, so that log(softmax) is log 0; the row order, the labels and the extra rows
+    (drawn from the same kinds) vary."""
+    def make(rng):
+        N, K = _shape(rng, (len(kinds), 5), (3, 5))
+        extra = list(rng.choice(kinds, size=N - len(kinds)))
+        labels = rng.integers(0, K, size=N)
+        rows = [ROWS[kind](rng, K, label) for kind, label in zip(list(kinds) + extra, labels)]
+        order = rng.permutation(N)
+        return {"Z": np.stack(rows)[order], "Y": np.eye(K)[labels[order]]}
+    return make
 
 
 HUGE_CE = {  # never square: at N = K a 1/K and a 1/N mistake give the same answer
-    # the labelled class sits ~1e4 below the row max: its probability underflows to exactly 0
-    "huge_wrong_class": _huge_ce([[1e4, -1e4, 0.0], [-1e4, 1e4, 5e3], [3e3, 1e4, -1e4], [5e3, -5e3, 1e4]],
-                                 [1, 0, 2, 1]),
-    "huge_mixed": _huge_ce([[1e4, 1e4 - 1.0, -1e4], [-1e4, -1e4 + 2.0, 1e4], [750.0, -750.0, 0.0],
-                            [0.0, 1e4, -1e4]], [1, 0, 1, 2]),
-    "huge_near_ties": _huge_ce([[1e4, 1e4 - 1.0, 1e4 - 3.0, -1e4], [-1e4, -1e4 + 0.5, -1e4 + 2.0, -1e4]], [3, 2]),
+    "huge_wrong_class": _huge_ce(["far", "far"]),
+    "huge_mixed": _huge_ce(["far", "tie", "mid"]),
+    "huge_near_ties": _huge_ce(["tie", "tie", "far"]),
 }
 
 
@@ -185,6 +244,27 @@ def _mean_over_entries(inputs, expected):
     return {name: value / K for name, value in expected.items()} if K not in (1, N) else None
 
 
+# Trivial answers only this assignment knows (the engine adds zeros, ones, a constant and an
+# input echoed): rows of P that are uniform, or one-hot at each row's largest logit, and what
+# the loss and its gradient are from them. They must never earn a point.
+def _uniform_rows(Z):
+    return np.full(Z.shape, 1.0 / Z.shape[1])
+
+
+def _one_hot_rows(Z):
+    return np.eye(Z.shape[1])[np.argmax(Z, axis=1)]
+
+
+SOFTMAX_TRIVIAL = {"uniform_rows": lambda inputs, expected: {"P": _uniform_rows(inputs["Z"])},
+                   "one_hot_rows": lambda inputs, expected: {"P": _one_hot_rows(inputs["Z"])}}
+FORWARD_TRIVIAL = {"uniform_rows": lambda inputs, expected: {"P": _uniform_rows(expected["Z2"])},
+                   "one_hot_rows": lambda inputs, expected: {"P": _one_hot_rows(expected["Z2"])}}
+CE_TRIVIAL = {"uniform_rows": lambda inputs, expected: {"loss": np.log(inputs["Z"].shape[1])}}
+GRAD_TRIVIAL = {name: (lambda rows: lambda inputs, expected: {
+                    "dZ": (rows(inputs["Z"]) - inputs["Y"]) / inputs["Z"].shape[0]})(rows)
+                for name, rows in (("uniform_rows", _uniform_rows), ("one_hot_rows", _one_hot_rows))}
+
+
 MEAN_VARIANTS = {"mean_over_entries": _mean_over_entries}
 BACKWARD_VARIANTS = {
     "extra_sigmoid_prime": lambda inputs, expected: _backward_model(inputs, output_sigma_prime=True),
@@ -220,10 +300,11 @@ ASSIGNMENT = Assignment(
     summary="softmax, cross_entropy, softmax_ce_grad, forward and backward for "
             "P = softmax(sigma(X W1^T + b1) W2^T + b2) with L = -1/N sum Y log P",
     functions=[
-        Function("softmax", args=("Z",), returns=Returns.array("P")),
-        Function("cross_entropy", args=("Z", "Y"), returns=Returns.scalar("loss")),
-        Function("softmax_ce_grad", args=("Z", "Y"), returns=Returns.array("dZ")),
-        Function("forward", args=("X", "params"), returns=Returns.dict(Out("Z1"), Out("A1"), Out("Z2"), Out("P"))),
+        Function("softmax", args=("Z",), returns=Returns.array("P"), trivial=SOFTMAX_TRIVIAL),
+        Function("cross_entropy", args=("Z", "Y"), returns=Returns.scalar("loss"), trivial=CE_TRIVIAL),
+        Function("softmax_ce_grad", args=("Z", "Y"), returns=Returns.array("dZ"), trivial=GRAD_TRIVIAL),
+        Function("forward", args=("X", "params"), returns=Returns.dict(Out("Z1"), Out("A1"), Out("Z2"), Out("P")),
+                 trivial=FORWARD_TRIVIAL),
         Function("backward", args=("X", "Y", "params", "cache"),
                  returns=Returns.dict(Out("W1"), Out("b1"), Out("W2"), Out("b2"))),
     ],

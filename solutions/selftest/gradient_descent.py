@@ -25,8 +25,9 @@ MUTANTS = [
 ''',
                 '''            if not np.isfinite(f_new):
 ''')],
-        loses=['gradient_descent.random', 'gradient_descent.slides'],
-        labels={'gradient_descent.random': 'stopping_rule'},
+        # wrong on every random run: its right stopping probes count only beside a right random run
+        loses=['gradient_descent.random', 'gradient_descent.slides', 'gradient_descent.stopping'],
+        labels={'gradient_descent.random': 'stopping_rule', 'gradient_descent.stopping': 'no_values_pass'},
     ),
     Mutant(
         'recap_loop_only_delta_f',
