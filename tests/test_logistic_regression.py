@@ -122,10 +122,10 @@ def gradients(X, y, w, b):
 
 def test_the_budget_is_judged_before_the_values(grade_source):
     # finite differences drift near the tolerance on the wide case; slow and off must still cost the part
-    src = REF.split("def gradients(")[0] + FINITE_DIFFERENCES.replace("return dw,", "return dw * (1 + 1e-6),")
+    src = REF.split("def gradients(")[0] + FINITE_DIFFERENCES.replace("return dw,", "return dw * (1 + 3e-4),")
     report = grade_source(A, src, mode="check")
     dw = part_of(report, "gradients.dw")
-    assert [c.code for c in dw.cases if not c.passed and c.code != "wrong_values"] == ["too_slow"]
+    assert [c.code for c in dw.cases if not c.passed and c.code not in ("wrong_values", "near_miss")] == ["too_slow"]
     slow = next(c for c in dw.cases if c.code == "too_slow")
     assert "the values also differ" in slow.detail and "relative error" in slow.detail
     assert dw.score == 0
