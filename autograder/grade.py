@@ -146,11 +146,12 @@ def _judge(assignment: Assignment, part: Part, case: Case, call: CallResult,
     verdicts = []
     for name, scalar, tol in assignment.graded(part):
         problem = call.problems.get(name) if call.problems else None
+        verdict = compare(name, expected[name], call.outputs.get(name), scalar=scalar, tol=tol,
+                          type_info=call.types.get(name), problem=problem, values=part.values)
         if problem is not None and not public:  # the worker's text may quote student data (dict keys)
             returns = assignment.function(part.function).returns.describe()
-            problem = f"is missing or not readable as {returns} (run `bpgrade check` for details)"
-        verdicts.append(compare(name, expected[name], call.outputs.get(name), scalar=scalar, tol=tol,
-                                type_info=call.types.get(name), problem=problem, values=part.values))
+            verdict.message = f"`{name}` is missing or not readable as {returns} (run `bpgrade check` for details)"
+        verdicts.append(verdict)
     bad = [v for v in verdicts if not v.ok]
     worst = max((v.rel_error for v in verdicts if v.rel_error is not None), default=None)
     # The budget is judged before the values: an answer computed the expensive way (finite
@@ -628,8 +629,9 @@ def _part_result(spec: Assignment, part: Part, judged: list[tuple[Case, Judged]]
     tol_text = "; ".join(
         f"{name}: {part.tol_for(name).describe()}" for name in spec.graded_outputs(part)
     )
+    notes = list(dict.fromkeys(v.note for _, j in judged for v in j.verdicts if v.note))  # in order, once each
     return PartResult(
         name=part.name, function=part.function, max_score=float(part.points), score=score,
         passed=passed, total=total, diagnoses=[c for c, _ in codes.most_common()],
-        tolerance=tol_text, cases=case_results, public=public, smallest_failing=smallest,
+        tolerance=tol_text, cases=case_results, public=public, smallest_failing=smallest, notes=notes,
     )

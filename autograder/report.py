@@ -40,6 +40,7 @@ class PartResult:
     public: bool = False
     figures: list[str] = field(default_factory=list)
     smallest_failing: str = ""
+    notes: list[str] = field(default_factory=list)  #: how returned values were converted (the grader's words)
 
     def __post_init__(self) -> None:
         if not self.feedback:
@@ -88,8 +89,9 @@ def points(x: float) -> str:
 
 def part_feedback(part: PartResult) -> str:
     """The text a student reads for one part."""
+    notes = [f"note: {note}." for note in part.notes]
     if part.total and part.passed == part.total:
-        return f"all {part.total} cases passed ({part.tolerance})"
+        return "\n".join([f"all {part.total} cases passed ({part.tolerance})", *notes])
     failed = [c for c in part.cases if not c.passed]
     lines = [f"{part.passed}/{part.total} cases passed"]
     groups: dict[tuple, list[CaseResult]] = {}
@@ -105,6 +107,7 @@ def part_feedback(part: PartResult) -> str:
         lines.append(f"- ... and {len(groups) - MAX_CASES_SHOWN} other kind(s) of failure")
     if part.smallest_failing:
         lines.append(f"smallest failing case: {part.smallest_failing}")
+    lines += notes
     hints = [diagnose.hint(code) for code in part.diagnoses if diagnose.hint(code)]
     if hints:
         lines.append(f"hint: {hints[0]}")

@@ -12,6 +12,9 @@ deliberately broken estimators:
   labelled part's first diagnosis is the declared code;
 * every **correct variant** (einsum, loops, float32 inside, another stable formula) keeps full
   marks;
+* a generated **float32** variant wraps every graded function of the reference so it runs on
+  its input arrays cast to float32 and returns float64 again (the tolerance policy: float32
+  arithmetic inside a correct submission passes); it must keep full marks;
 * **generated** mutants wrap each graded function so one output comes back negated, doubled or
   transposed; the part grading that output must lose points and name the mistake;
 * **trivial answers** earn nothing: every graded function returning zeros, ones, a constant or
@@ -418,6 +421,53 @@ def judge_trivial(reports: dict[str, Report], public_check: Report) -> tuple[boo
     return not problems, "; ".join(problems) or f"{', '.join(reports)}: 0 points on every part"
 
 
+_FLOAT32 = '''
+
+# --- generated variant: every graded function runs on float32 inputs, returns float64
+import numpy as _bpgrade_np
+
+_bpgrade_depth = [0]
+
+
+def _bpgrade_to(value, dtype):
+    """Float arrays (also inside dicts, lists, tuples) as ``dtype``, numpy floats as Python
+    floats; the rest as is."""
+    if isinstance(value, _bpgrade_np.ndarray) and value.dtype.kind == "f":
+        return value.astype(dtype)
+    if isinstance(value, _bpgrade_np.floating):
+        return float(value)
+    if isinstance(value, dict):
+        return {k: _bpgrade_to(v, dtype) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_bpgrade_to(v, dtype) for v in value)
+    return value
+
+
+def _bpgrade_float32_inside(function):
+    def wrapped(*args, **kwargs):
+        if _bpgrade_depth[0]:  # called by another graded function: already float32 inside
+            return function(*args, **kwargs)
+        _bpgrade_depth[0] += 1
+        try:
+            f32 = _bpgrade_np.float32
+            value = function(*(_bpgrade_to(a, f32) for a in args), **{k: _bpgrade_to(v, f32) for k, v in kwargs.items()})
+        finally:
+            _bpgrade_depth[0] -= 1
+        return _bpgrade_to(value, _bpgrade_np.float64)
+    return wrapped
+'''
+
+
+def float32_variant(reference: str, functions: Sequence[str]) -> str:
+    """The reference with each of ``functions`` run on its float arrays cast to float32 (also
+    inside dicts) and its outputs cast back to float64: the arithmetic of a correct submission
+    that works in float32 inside. Python numbers (a step size, a bias, a tolerance) and
+    callables are passed as they are: numpy computes in float32 wherever they meet a float32
+    array, and a step size rounded to float32 would change a diverging run's iterates by more
+    than rounding (the error grows with every step)."""
+    return reference + _FLOAT32 + "".join(f"{fn} = _bpgrade_float32_inside({fn})\n" for fn in functions)
+
+
 # ------------------------------------------------------------------ the command
 
 def run(assignment: str, *, sandbox, progress: Callable[[Outcome], None] | None = None,
@@ -448,6 +498,9 @@ def run(assignment: str, *, sandbox, progress: Callable[[Outcome], None] | None 
         record("mutant", m.id, judge_mutant(m, grader.grade_source(suite.mutant_source(m), sandbox)))
     for c in suite.correct:
         record("correct", c.id, judge_full_marks(grader.grade_source(suite.correct_source(c), sandbox)))
+    functions = sorted({p.function for p in grader.spec.parts})
+    record("float32", "reference in float32 inside",
+           judge_full_marks(grader.grade_source(float32_variant(suite.reference, functions), sandbox)))
     for ident, src, part, code in generated(suite, grader):
         report = grader.grade_source(src, sandbox)
         codes = first_codes(report)

@@ -16,7 +16,7 @@ Usage::
         title="A sigmoid",
         functions=[Function("sigmoid", args=("z",), returns=Returns.array("s"))],
         parts=[Part("sigmoid", points=2, function="sigmoid",
-                    cases=Cases(make_z, dims={"N": (1, 9), "D": (2, 7)}), tol=Tol(rtol=1e-10))],
+                    cases=Cases(make_z, dims={"N": (1, 9), "D": (2, 7)}))],
     )
 """
 from __future__ import annotations
@@ -44,19 +44,35 @@ class Tol:
 
     An output passes when ``max|got - expected| <= rtol * max(max|expected|, scale_floor) + atol``.
     The relative error shown to students is ``max|got - expected| / max(max|expected|, scale_floor)``,
-    compared with ``rtol``. Norm-wise scaling keeps near-zero gradient entries (cancellation) from
-    failing a correct answer, while any real mistake (a transpose, a factor, a sign) is off by
-    O(1) relative to the largest entry.
+    compared with ``rtol`` (plus ``atol`` over that scale, when an assignment adds one).
+    Norm-wise scaling keeps near-zero gradient entries (cancellation) from failing a correct
+    answer, while any real mistake (a transpose, a factor, a sign) is off by O(1) relative to the
+    largest entry.
+
+    The defaults are the tolerance policy of every assignment (README, "Tolerances"), with
+    :data:`SCALAR` for a single number that can be, or cancel to, 0. Measured with
+    ``bench/tolerance.py`` over 300 seeds of every case of the four shipped assignments: a
+    correct reference run in float32 inside stays below 0.51 x the threshold (its worst
+    relative error 5e-5, on an N = 1 bias gradient scaled by the floor; 2e-5 on the widest case
+    and on logits of 1e4), while the course's mistakes, on random cases, are off by 1e-3 to O(1)
+    and fall below 1e-4 on 6 of about 60,000 comparisons. The floor, 1e-2, keeps outputs whose
+    entries all cancel to nearly 0 from being judged on rounding noise: there an absolute
+    error of 1e-6 passes.
     """
 
-    rtol: float = 1e-7
+    rtol: float = 1e-4
     atol: float = 0.0
-    scale_floor: float = 1e-12
+    scale_floor: float = 1e-2
 
     def describe(self) -> str:
         scale = "max-abs expected" if self.scale_floor <= 1e-12 else f"max(max-abs expected, {self.scale_floor:g})"
         text = f"relative error <= {self.rtol:g} (max-abs error / {scale})"
         return text + (f" + {self.atol:g} absolute" if self.atol else "")
+
+
+#: The policy for one number that can be, or cancel to, 0 (a loss, a bias gradient, f(x)):
+#: its error is measured relative to max(|expected|, 1).
+SCALAR = Tol(scale_floor=1.0)
 
 
 @dataclass(frozen=True)

@@ -113,3 +113,14 @@ def test_a_constant_factor_is_named_only_where_the_whole_result_has_one(grade_so
     assert codes_of(report, "quadratic") == ["scaled_const"]
     assert "has a missing or extra constant factor." in feedback["quadratic"]
     assert "factor ()" not in feedback["quadratic"] and "(factor" not in feedback["quadratic"]
+
+
+def test_losses_as_a_python_list_earn_full_marks_with_a_note(grade_source):
+    """Issue 20: `losses` returned as a list of correct floats lost 2 points as wrong_type."""
+    src = mutate(REF, "    losses = np.empty(epochs)\n", "    losses = []\n")
+    src = mutate(src, "        losses[epoch] = np.mean(np.logaddexp(0.0, z) - y * z)\n",
+                 "        losses.append(float(np.mean(np.logaddexp(0.0, z) - y * z)))\n")
+    report = grade_source(A, src)
+    assert lost_parts(report) == set()
+    assert ("note: `losses` was returned as a list; it was converted to a float64 array."
+            in part_of(report, "fit_logistic_regression.losses").feedback)

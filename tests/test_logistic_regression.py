@@ -41,12 +41,55 @@ def test_infinite_loop_times_out_and_other_parts_are_graded(grade_source):
     assert report.score == 10 - 3
 
 
-def test_wrong_return_type_is_named(grade_source):
+def test_right_numbers_in_another_representation_earn_the_points_with_a_note(grade_source):
+    """A list, a numpy float32 scalar, a float32 array, an int array: converted, with a note in
+    the grader's own words."""
     src = mutate(REF, "return sigmoid(X @ w + b)", "return list(sigmoid(X @ w + b))")
+    src = mutate(src, "return X.T @ dz, float(np.sum(dz))", "return (X.T @ dz).astype(np.float32), np.float32(np.sum(dz))")
+    src = mutate(src, "return float(np.mean(np.logaddexp(0.0, z) - y * z))", "return np.array(np.mean(np.logaddexp(0.0, z) - y * z))")
     report = grade_source(A, src)
-    assert lost_parts(report) == {"predict_proba"}
-    assert codes_of(report, "predict_proba") == ["wrong_type"]
-    assert "builtins.list" in part_of(report, "predict_proba").feedback
+    assert lost_parts(report) == set()
+    assert "note: `p` was returned as a list; it was converted to a float64 array." in part_of(report, "predict_proba").feedback
+    assert "`dw` was returned as a float32 array" in part_of(report, "gradients.dw").feedback
+    assert "`db` was returned as a numpy float32 scalar; it was converted to a float" in part_of(report, "gradients.db").feedback
+    assert "`loss` was returned as a 0-d array" in part_of(report, "bce_loss").feedback
+    assert "note:" not in part_of(report, "sigmoid").feedback
+
+
+def test_shapes_stay_strict_and_values_that_are_not_numbers_still_fail(grade_source):
+    src = mutate(REF, "return sigmoid(X @ w + b)", "return sigmoid(X @ w + b)[None, :].tolist()")  # a (1, N) list
+    src = mutate(src, "return float(np.mean(np.logaddexp(0.0, z) - y * z))", "return str(np.mean(np.logaddexp(0.0, z) - y * z))")
+    report = grade_source(A, src)
+    assert codes_of(report, "predict_proba")[0] == "shape_mismatch"
+    assert "got shape (1, " in part_of(report, "predict_proba").feedback
+    assert codes_of(report, "bce_loss") == ["wrong_type"]
+    assert "`loss` is a string; expected a float of real numbers" in part_of(report, "bce_loss").feedback
+    assert part_of(report, "bce_loss").score == 0
+    report = grade_source(A, mutate(REF, "return X.T @ dz, float(np.sum(dz))", "return X.T @ dz, None"))
+    assert lost_parts(report) == {"gradients.db"} and codes_of(report, "gradients.db") == ["wrong_type"]
+
+
+def test_hidden_feedback_never_repeats_a_type_name_the_submission_chose(grade_source):
+    src = REF + """
+class MyVeryOwnArray(np.ndarray):
+    pass
+
+class MyVeryOwnNumber:
+    def __float__(self):
+        return 0.5
+
+_sigmoid = sigmoid
+def sigmoid(z):
+    return _sigmoid(z).view(MyVeryOwnArray)
+
+def bce_loss(X, y, w, b):
+    return MyVeryOwnNumber()
+"""
+    report = grade_source(A, src)
+    text = "\n".join(p.feedback for p in report.parts)
+    assert "MyVeryOwn" not in text
+    assert part_of(report, "sigmoid").score == 1 and "`s` was returned as a numpy array subclass" in text
+    assert part_of(report, "bce_loss").score == 0
 
 
 def test_input_mutation_fails_the_case(grade_source):
@@ -122,10 +165,10 @@ def gradients(X, y, w, b):
 
 def test_the_budget_is_judged_before_the_values(grade_source):
     # finite differences drift near the tolerance on the wide case; slow and off must still cost the part
-    src = REF.split("def gradients(")[0] + FINITE_DIFFERENCES.replace("return dw,", "return dw * (1 + 1e-6),")
+    src = REF.split("def gradients(")[0] + FINITE_DIFFERENCES.replace("return dw,", "return dw * (1 + 3e-4),")
     report = grade_source(A, src, mode="check")
     dw = part_of(report, "gradients.dw")
-    assert [c.code for c in dw.cases if not c.passed and c.code != "wrong_values"] == ["too_slow"]
+    assert [c.code for c in dw.cases if not c.passed and c.code not in ("wrong_values", "near_miss")] == ["too_slow"]
     slow = next(c for c in dw.cases if c.code == "too_slow")
     assert "the values also differ" in slow.detail and "relative error" in slow.detail
     assert dw.score == 0

@@ -12,14 +12,13 @@ import io
 
 import numpy as np
 
-from autograder.spec import Assignment, Cases, Function, Out, Part, Probes, Returns, Tol
+from autograder.spec import SCALAR, Assignment, Cases, Function, Out, Part, Probes, Returns, Tol
 
 TOL = 1e-8               #: the stopping tolerance every case passes (the API default)
 MAX_ITERS = 10_000       #: the API default; no correct run here gets anywhere near it
-VALUES = Tol(rtol=1e-8)  #: max-abs error / max-abs expected, for every array output
+VALUES = Tol()  #: the tolerance policy (autograder/spec.py, Tol), for every array output and max_stable_lr
 # A scalar can cancel to near 0 (1/2 x'Ax against b'x; a bias whose gradient sums to ~0):
-# scale its error by max(|expected|, 1) instead.
-SCALAR = Tol(rtol=1e-8, scale_floor=1.0)
+# SCALAR scales its error by max(|expected|, 1) instead.
 #: The slides' example f(x1, x2) = x1^2 + x1 x2 + 4 x2^2 = 1/2 x'Ax with A = [[2, 1], [1, 8]].
 SLIDES_A = np.array([[2.0, 1.0], [1.0, 8.0]])
 SLIDES_X0 = np.array([3.0, 3.0])

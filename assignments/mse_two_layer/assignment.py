@@ -6,13 +6,13 @@ numpy only: this file is also loaded inside the sandboxed worker.
 """
 import numpy as np
 
-from autograder.spec import Assignment, Cases, Function, Out, Part, Returns, Tol
+from autograder.spec import SCALAR, Assignment, Cases, Function, Out, Part, Returns, Tol
 
-#: Every output. A real mistake (a transpose, a factor, a sign, a missing sigma') is off by O(1)
-#: relative to the largest expected entry, so the threshold can admit float32 arithmetic inside a
-#: submission: over 175,000 measured comparisons float32 never exceeded 1e-5 relative + 1e-6
-#: absolute (the absolute part covers cancellation, e.g. Y_hat - Y or a column sum near 0).
-VALUES = Tol(rtol=1e-5, atol=1e-6)
+#: Every array output: the tolerance policy (autograder/spec.py, Tol), as in every assignment. A
+#: real mistake (a transpose, a factor, a sign, a missing sigma') is off by O(1) relative to the
+#: largest expected entry, far above float32 arithmetic inside a submission. The loss, one number
+#: that can be 0, is compared relative to max(|expected|, 1) (SCALAR).
+VALUES = Tol()
 
 NETWORK = {"N": (1, 10), "D": (2, 7), "H": (1, 6), "K": (1, 5)}
 NETWORK_EDGES = ({"N": 1}, {"H": 1}, {"K": 1})
@@ -159,7 +159,7 @@ ASSIGNMENT = Assignment(
         Part("forward.Z1", points=1, function="forward", group="forward", outputs=("Z1",), tol=VALUES, cases=FORWARD),
         Part("forward.A1", points=1, function="forward", group="forward", outputs=("A1",), tol=VALUES, cases=FORWARD),
         Part("forward.Z2", points=1, function="forward", group="forward", outputs=("Z2",), tol=VALUES, cases=FORWARD),
-        Part("mse_loss", points=2, function="mse_loss", tol=VALUES, cases=PREDICTIONS, variants=MEAN_VARIANTS),
+        Part("mse_loss", points=2, function="mse_loss", tol=SCALAR, cases=PREDICTIONS, variants=MEAN_VARIANTS),
         Part("output_grad", points=2, function="output_grad", tol=VALUES, cases=PREDICTIONS,
              variants=MEAN_VARIANTS),
         Part("linear_backward.dA_prev", points=2, function="linear_backward", group="linear_backward",

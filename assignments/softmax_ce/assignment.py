@@ -8,16 +8,14 @@ numpy only: this file is also loaded inside the sandboxed worker.
 
 import numpy as np
 
-from autograder.spec import Assignment, Cases, Function, Out, Part, Probes, Returns, Tol
+from autograder.spec import SCALAR, Assignment, Cases, Function, Out, Part, Probes, Returns, Tol
 
-#: Every output, as in mse_two_layer: every real mistake (a transpose, a missing 1/N, a wrong axis,
-#: a sigma' too many) is off by O(1) relative to the largest expected entry, so the threshold admits
-#: float32 arithmetic inside a correct submission. The absolute part covers cancellation (P - Y on
-#: a nearly confident row, where float32 alone reached 5e-5 relative). Measured with a float32
-#: solution over 1000 seeds: 2 of 138,000 comparisons failed, both on the huge_uniform stability
-#: probe, whose logits (up to 1e4) float32 cannot hold to 1e-5. At rtol=1e-6 without the absolute
-#: part, 1-4% of a float32 solution's cases per part failed at random.
-VALUES = Tol(rtol=1e-5, atol=1e-6)
+#: Every array output: the tolerance policy (autograder/spec.py, Tol), as in every assignment.
+#: Every real mistake (a transpose, a missing 1/N, a wrong axis, a sigma' too many) is off by O(1)
+#: relative to the largest expected entry, far above float32 arithmetic inside a correct
+#: submission; the scale floor covers cancellation (P - Y on a nearly confident row). The losses,
+#: single numbers, are compared relative to max(|expected|, 1) (SCALAR).
+VALUES = Tol()
 ROW_SUM_TOL = 1e-6
 
 LOGITS = {"N": (1, 9), "K": (1, 7)}
@@ -319,11 +317,11 @@ ASSIGNMENT = Assignment(
              variants=SOFTMAX_VARIANTS,
              cases=Probes({"huge_uniform": huge_uniform, "huge_near_ties": huge_near_ties,
                            "huge_rows_far_apart": huge_rows_far_apart})),
-        Part("cross_entropy", points=2, function="cross_entropy", tol=VALUES, cases=CE_CASES,
+        Part("cross_entropy", points=2, function="cross_entropy", tol=SCALAR, cases=CE_CASES,
              variants=MEAN_VARIANTS),
-        Part("cross_entropy_stable", points=1.5, function="cross_entropy", tol=VALUES, forbid=("overflow",),
+        Part("cross_entropy_stable", points=1.5, function="cross_entropy", tol=SCALAR, forbid=("overflow",),
              cases=Probes(HUGE_CE), variants=MEAN_VARIANTS),
-        Part("cross_entropy_soft_labels", points=1, function="cross_entropy", tol=VALUES,
+        Part("cross_entropy_soft_labels", points=1, function="cross_entropy", tol=SCALAR,
              cases=Cases(soft_labelled, dims=CLASSES, random=6, edges=({"N": 1}, {"K": 2})), variants=MEAN_VARIANTS),
         Part("softmax_ce_grad", points=2, function="softmax_ce_grad", tol=VALUES, cases=CE_CASES,
              variants={"extra_sigmoid_prime": _grad_extra_sigmoid_prime, **MEAN_VARIANTS}),

@@ -122,4 +122,11 @@ CORRECT = [
         ("return 2.0 / float(np.linalg.eigvalsh(0.5 * (A + A.T)).max())",
          "return float(2 / np.max(np.linalg.eigvals((A + A.T) / 2).real))"),
     ]),
+    # representation is not the lesson: losses as a Python list, history as a list of rows
+    Correct("lists_for_losses_and_history", edits=[
+        ("    losses = np.empty(epochs)\n", "    losses = []\n"),
+        ("        losses[epoch] = np.mean(np.logaddexp(0.0, z) - y * z)\n",
+         "        losses.append(float(np.mean(np.logaddexp(0.0, z) - y * z)))\n"),
+        ("    return np.array(history)", "    return [list(row) for row in history]"),
+    ]),
 ]

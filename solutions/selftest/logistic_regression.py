@@ -59,11 +59,11 @@ MUTANTS = [
         labels={'predict_proba': 'shape_mismatch'},
     ),
     Mutant(
-        'float32_loss',
+        'loss_as_text',
         edits=[('return float(np.mean(np.logaddexp(0.0, z) - y * z))',
-                'return np.mean(np.logaddexp(0.0, z) - y * z).astype(np.float32)')],
+                'return f"{np.mean(np.logaddexp(0.0, z) - y * z):.17g}"')],
         loses=['bce_loss', 'bce_loss_stable'],
-        labels={'bce_loss_stable': 'wrong_dtype'},
+        labels={'bce_loss': 'wrong_type', 'bce_loss_stable': 'wrong_type'},
     ),
 ]
 
@@ -93,6 +93,12 @@ def sigmoid(z):
 '''
 
 CORRECT = [
+    # representation is not the lesson: a float32 loss and a list of numbers are converted
+    Correct("float32_loss", edits=[("return float(np.mean(np.logaddexp(0.0, z) - y * z))",
+                                    "return np.mean(np.logaddexp(0.0, z) - y * z).astype(np.float32)")]),
+    Correct("lists_and_numpy_scalars", edits=[("return X.T @ dz, float(np.sum(dz))",
+                                               "return list(X.T @ dz), np.sum(dz)"),
+                                              ("return sigmoid(X @ w + b)", "return tuple(sigmoid(X @ w + b))")]),
     Correct("tanh_form_and_margin_loss", example="correct_tanh_form.py"),
     Correct("loops_and_einsum", append=LOOPS_AND_EINSUM),
     Correct("sigmoid_via_where_abs", append=WHERE_SIGMOID),

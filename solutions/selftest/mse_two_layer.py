@@ -114,13 +114,13 @@ MUTANTS = [
         labels={'forward.Z2': 'wrong_values'},
     ),
     Mutant(
-        'float32_dA_prev',
+        'complex_dA_prev',
         edits=[('''dA_prev = dZ @ W
 ''',
                 '''dA_prev = dZ @ W
-    dA_prev = dA_prev.astype(np.float32)
+    dA_prev = dA_prev + 0j
 ''')],
-        loses=['linear_backward.dA_prev'],
+        loses=['linear_backward.dA_prev', 'backward.W1', 'backward.b1'],  # backward calls linear_backward
         labels={'linear_backward.dA_prev': 'wrong_dtype'},
     ),
 ]
@@ -240,5 +240,7 @@ CORRECT = [
     Correct("einsum_tanh_sigmoid", example="correct_einsum.py"),
     Correct("explicit_loops", source=LOOPS),
     Correct("float32_inside_cast_back", source=FLOAT32_INSIDE),
+    # representation is not the lesson: a float32 array is converted
+    Correct("float32_dA_prev", edits=[("dA_prev = dZ @ W\n", "dA_prev = dZ @ W\n    dA_prev = dA_prev.astype(np.float32)\n")]),
     Correct("sigma_prime_as_A_minus_A_squared", edits=[("return dA * s * (1.0 - s)", "A = sigmoid(Z)\n    return dA * (A - A * A)")]),
 ]
