@@ -411,8 +411,19 @@ class Checker:
             except KeyError:
                 known = ", ".join(p.name for p in spec.parts)
                 raise KeyError(f"{self.assignment} has no part {part!r} (parts: {known})") from None
+            from .spec import Cases
+
+            # a probe or property part counts only beside a passing random values case of its
+            # function (no_values_pass): grade those parts too, and show the asked-for one alone
+            asked = spec.part(part)
+            keep = [p for p in spec.parts if p.name == part or (
+                p.function == asked.function and p.values and isinstance(p.cases, Cases))]
             grader = copy.copy(grader)  # shares the cases and oracle results already computed
-            grader.spec = dataclasses.replace(spec, parts=[p for p in spec.parts if p.name == part])
+            grader.spec = dataclasses.replace(spec, parts=keep)
+            report = grader.grade_source(self.source(namespace), self._sandbox)
+            report.parts = [p for p in report.parts if p.name == part]
+            report.max_score = float(asked.points)
+            return report
         return grader.grade_source(self.source(namespace), self._sandbox)
 
     def _print(self, part: str | None, namespace: dict | None) -> None:
