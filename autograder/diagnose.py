@@ -19,7 +19,12 @@ import numpy as np
 from .compare import all_finite, max_abs, within
 from .spec import Tol
 
-DETECT_TOL = Tol(rtol=1e-6)  #: a looser match for "is this the known wrong answer?"
+#: "Is this the known wrong answer?" is judged like "is this the right answer?": with the
+#: tolerance policy, so a mistake made in float32 arithmetic is still named.
+DETECT_TOL = Tol()
+#: A miss within this many times its threshold is "close, but outside the tolerance"
+#: (near_miss), never a mistake's name: the course's mistakes are off by O(1).
+NEAR_MISS = 10
 
 
 @dataclass(frozen=True)
@@ -31,24 +36,27 @@ class Mistake:
 
 CATALOGUE: dict[str, Mistake] = {m.code: m for m in [
     Mistake("transposed", "{out} is the transpose of the expected result.",
-            "Check the order of the matrix product: with Z = X W^T + b, dW = dZ^T X has W's shape (out, in)."),
-    Mistake("scaled_by_N", "{out} is off by a factor of the batch size N{factor}.",
-            "The loss is averaged over the batch: the 1/N appears exactly once, in the output gradient."),
+            "Compare the shapes of the factors of each matrix product with the documented shapes: a "
+            "product in the wrong order, or a .T in the wrong place, gives the transpose."),
+    Mistake("scaled_by_N", "{out} is off by a factor involving the batch size N{factor}.",
+            "The loss averages over the N samples: divide by N exactly once on the way to this result."),
     Mistake("scaled_const", "{out} has a missing or extra constant factor{factor}.",
-            "Look for a missing or extra constant factor, e.g. the 1/2 of the MSE or a doubled term."),
-    Mistake("sign_flipped", "{out} has the opposite sign of the expected result.",
-            "Check the sign of (prediction - target) and of the update direction."),
+            "Compare your formula with the documented one term by term: a constant factor is missing or added."),
+    Mistake("sign_flipped", "{out} has the opposite sign of the expected result{factor}.",
+            "Compare each sign in your formula with the documented one (e.g. prediction - target, not target - prediction)."),
     Mistake("not_reduced", "{out} has one value per sample: it is not summed (or averaged) over the batch.",
             "Reduce over the batch axis 0: a loss averages its N per-sample terms, and a parameter "
             "shared by all N rows (a bias, a weight) gets the sum of their gradients, e.g. db = dZ.sum(axis=0)."),
-    Mistake("reduced_wrong_axis", "{out} is summed over the wrong axis.",
-            "Sum over the batch axis (axis 0 for row-major batches), keeping one entry per unit."),
+    Mistake("reduced_wrong_axis", "{out} is reduced (summed or normalised) over the wrong axis.",
+            "Check the axis of each sum, mean, max or normalisation: rows are samples (axis 0 runs over "
+            "the batch), columns are units or classes (axis 1)."),
     Mistake("sigmoid_prime_on_activation", "{out} uses sigma'(A) = sigma(sigma(z))(1 - sigma(sigma(z))) instead of sigma'(Z).",
             "sigma'(z) = sigma(z)(1 - sigma(z)) = A(1 - A): evaluate it on Z, or use A directly, never sigma'(A)."),
     Mistake("sigmoid_prime_slip", "{out} uses sigma(z)(1 - sigma'(z)) instead of sigma'(z) = sigma(z)(1 - sigma(z)).",
             "The derivative of the sigmoid is sigma(z)(1 - sigma(z)); there is no sigma' inside it."),
     Mistake("extra_sigmoid_prime", "{out} multiplies by sigma' at a layer that has no sigmoid.",
-            "The output layer is linear (or softmax + cross-entropy): dZ2 = (Y_hat - Y)/N with no sigma' factor."),
+            "No sigma' at a layer without a sigmoid: a linear output (MSE) or softmax + cross-entropy "
+            "gives dZ2 = (prediction - Y)/N."),
     Mistake("mean_over_entries", "{out} divides by all N*K entries (as np.mean does), where this loss divides by the N samples only.",
             "The loss averages its per-sample terms over the N samples: sum each sample's K terms, then divide "
             "by N. np.mean over an (N, K) array divides by N*K instead, and every gradient through the loss "
@@ -68,7 +76,8 @@ CATALOGUE: dict[str, Mistake] = {m.code: m for m in [
             "(np.where evaluates both branches: use a boolean mask, or np.exp(-np.logaddexp(0, -z))); "
             "for softmax, subtract the row max first."),
     Mistake("log_of_zero", "{out}: log(0) on saturated inputs.",
-            "Compute the loss from the logits with log-sum-exp (e.g. np.logaddexp) instead of log(sigmoid(z))."),
+            "Compute the loss from the logits, never as the log of a probability that can round to 0: "
+            "log-sum-exp (np.logaddexp, or subtract the row max before exp) keeps it finite."),
     Mistake("input_mutated", "the function modified its input array(s) {names} in place.",
             "Work on copies (e.g. Z = Z - Z.max(...), not Z -= ...); the caller still needs its arrays."),
     Mistake("shape_mismatch", "{out} has the wrong shape or structure.",
@@ -99,6 +108,10 @@ CATALOGUE: dict[str, Mistake] = {m.code: m for m in [
             "Make the computation numerically stable for large inputs."),
     Mistake("edge_only", "{out} is right only on edge shapes, where common mistakes are right too.",
             "Edge cases (N = 1, one unit, one class) count once a random-shape case passes: fix those first."),
+    Mistake("near_miss", "{out} is close, but outside the tolerance: relative error {error}, threshold {threshold}.",
+            "The formula is probably right: the difference is more than float32 rounding but far less than a "
+            "mistake. Look for an epsilon or a clip inside a log, a float16 step, or an approximation "
+            "(a finite difference, a truncated series)."),
     Mistake("property", "{out} violates a required property.", ""),
     Mistake("wrong_values", "{out} has wrong values.", ""),
     Mistake("no_values_pass", "{out} passes this case, but no random case of this function has the right values: "
@@ -108,13 +121,18 @@ CATALOGUE: dict[str, Mistake] = {m.code: m for m in [
 ]}
 
 
+class _Fields(dict):
+    def __missing__(self, key: str) -> str:  # a field the caller did not measure reads as nothing
+        return ""
+
+
 def sentence(code: str, out: str = "the result", **fmt) -> str:
     mistake = CATALOGUE.get(code)
     if mistake is None:
         return code
     if fmt.get("factor"):  # a factor, when one was measured, follows in parentheses
         fmt["factor"] = f" ({fmt['factor']})"
-    text = mistake.sentence.format(out=f"`{out}`", **{"factor": "", "names": "", "seconds": "", "budget": "", **fmt})
+    text = mistake.sentence.format_map(_Fields(fmt, out=f"`{out}`"))
     return text[0].upper() + text[1:]
 
 
@@ -148,35 +166,74 @@ def detect_values(got: np.ndarray, expected: np.ndarray, *, batch: int | None,
                   sizes: tuple[int, ...] = ()) -> tuple[str, dict] | None:
     """Generic value detectors for a wrong output: (code, sentence fields) or None.
 
+    Nothing is named where the miss is at the detection tolerance's level (rounding), nor a
+    transpose where transposing changes nothing measurable (a 1 x 1 or symmetric result).
     ``sizes`` are the case's dimensions: for a single number, only factors a mistake explains
     (2, 4, a dimension, or their inverses) are named, since any number is a multiple of another.
     """
     if not (all_finite(got) and all_finite(expected)):
         return None
+    same_shape = got.shape == expected.shape
+    if same_shape and within(got, expected, DETECT_TOL):
+        return None
     if got.ndim == 2 and got.shape == expected.shape[::-1] and within(got.T, expected, DETECT_TOL):
-        return "transposed", {}
-    if got.shape == expected.shape and got.ndim == 2 and got.shape[0] == got.shape[1] \
-            and within(got.T, expected, DETECT_TOL) and not within(got, expected, DETECT_TOL):
-        return "transposed", {}
+        return "transposed", {}  # (not within(got, expected) above: transposing made the difference)
     if batch and got.shape == (batch, *expected.shape):
         if within(got.sum(axis=0), expected, DETECT_TOL) or within(got.mean(axis=0), expected, DETECT_TOL) \
                 or within(got.sum(axis=0) / batch, expected, DETECT_TOL):
             return "not_reduced", {}
-    if got.shape != expected.shape or max_abs(expected) < 1e-300:
+    if not same_shape or max_abs(expected) < 1e-300:
         return None
     if within(-got, expected, DETECT_TOL):
         return "sign_flipped", {}
-    if batch and batch > 1:
-        if within(got, expected * batch, DETECT_TOL):
-            return "scaled_by_N", {"factor": "N times too large"}
-        if within(got, expected / batch, DETECT_TOL):
-            return "scaled_by_N", {"factor": "N times too small"}
-    factor = constant_factor(got, expected, sizes)
+    factor = _fit_factor(got, expected)
+    if factor is None or not within(got, factor * expected, DETECT_TOL):
+        return None
+    named = name_factor(factor, batch)
+    if named is not None:
+        return named
+    if expected.size == 1:  # one number is always a multiple of another: only a size explains it
+        factor = constant_factor(got, expected, sizes)
     if factor is not None and abs(factor - 1) > 1e-3 and abs(factor) > 1e-8:
-        if factor < 0 and batch and abs(abs(factor) - batch) < 1e-6 * batch:
-            return "sign_flipped", {}
         return "scaled_const", {"factor": f"factor {factor:.4g}"}
     return None
+
+
+#: Constants a mistake puts into a result: a 2 from differentiating a square, a 1/2 dropped...
+_CONSTANTS = {2.0: "2", 0.5: "1/2", 4.0: "4", 0.25: "1/4"}
+
+
+def name_factor(factor: float, batch: int | None) -> tuple[str, dict] | None:
+    """(code, sentence fields) naming ``factor`` by the pieces the course's mistakes are made
+    of: the batch size N (a 1/N missing, or one too many), a small constant and a sign, e.g.
+    2N -> scaled_by_N, "2N times too large: the 1/N is missing and a factor 2 is added". A
+    power of N is tried first, then a constant, then both. None when the factor is no such
+    product (or only a sign, or 1)."""
+    powers = (1, -1) if batch and batch > 1 else ()
+    candidates = [(a, 1.0) for a in powers] + [(a, k) for k in _CONSTANTS for a in (0, *powers)]
+    for sign in (1.0, -1.0):
+        for a, k in candidates:
+            size = k * float(batch) ** a if a else k
+            if abs(abs(factor) - size) > 1e-4 * size or (factor < 0) != (sign < 0):
+                continue
+            pieces = ([] if not a else ["the 1/N is missing" if a > 0 else "there is one 1/N too many"])
+            pieces += [f"a factor {_CONSTANTS[k]} is added"] if k != 1.0 else []
+            pieces += ["the sign is flipped"] if sign < 0 else []
+            how = f"{_times(a, k)} times too large" if size > 1 else f"{_times(-a, 1 / k)} times too small"
+            fields = {"factor": f"{how}: {' and '.join([', '.join(pieces[:-1]), pieces[-1]] if len(pieces) > 2 else pieces)}"}
+            if sign < 0 and k == 1.0:  # -N: the sign first, as ever
+                return "sign_flipped", fields
+            return ("scaled_by_N" if a else "scaled_const"), fields
+    return None
+
+
+def _times(a: int, k: float) -> str:
+    """k N^a as the course writes it: "N", "2N", "N/2", "2/N", "1/(2N)", "4"... (a in -1, 0, 1)."""
+    if a == 0:
+        return _CONSTANTS.get(k, f"{k:g}")
+    if a > 0:
+        return "N" if k == 1 else (f"{k:g}N" if k > 1 else f"N/{1 / k:g}")
+    return "1/N" if k == 1 else (f"{k:g}/N" if k > 1 else f"1/({1 / k:g}N)")
 
 
 def detect_variants(got: dict[str, np.ndarray], name: str,

@@ -199,6 +199,9 @@ def _refine(v: Verdict, part: Part, case: Case, call: CallResult,
         return "nonfinite", {}
     if got is None or v.code in ("wrong_type", "wrong_dtype"):
         return v.code or "wrong_values", {}
+    if v.code is None and v.threshold and v.rel_error <= diagnose.NEAR_MISS * v.threshold:
+        # rounding-level, not a mistake's size: say so with both numbers (rounded, as on hidden cases)
+        return "near_miss", {"error": f"{v.rel_error:.2g}", "threshold": f"{v.threshold:.2g}"}
     code = diagnose.detect_variants(call.outputs, v.output, dict(part.variants), case.inputs, expected)
     dims = case.dims or {}
     if code == "scaled_const":  # a modelled constant: name the factor when the whole result has one
@@ -630,8 +633,10 @@ def _part_result(spec: Assignment, part: Part, judged: list[tuple[Case, Judged]]
         f"{name}: {part.tol_for(name).describe()}" for name in spec.graded_outputs(part)
     )
     notes = list(dict.fromkeys(v.note for _, j in judged for v in j.verdicts if v.note))  # in order, once each
+    diagnoses = [c for c, _ in codes.most_common()]
+    hints = (part.hints.get(c) or diagnose.hint(c) for c in diagnoses)  # the part's own first
     return PartResult(
         name=part.name, function=part.function, max_score=float(part.points), score=score,
-        passed=passed, total=total, diagnoses=[c for c, _ in codes.most_common()],
-        tolerance=tol_text, cases=case_results, public=public, smallest_failing=smallest, notes=notes,
+        passed=passed, total=total, diagnoses=diagnoses, tolerance=tol_text, cases=case_results,
+        public=public, smallest_failing=smallest, notes=notes, hint=next((h for h in hints if h), ""),
     )

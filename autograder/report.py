@@ -41,6 +41,7 @@ class PartResult:
     figures: list[str] = field(default_factory=list)
     smallest_failing: str = ""
     notes: list[str] = field(default_factory=list)  #: how returned values were converted (the grader's words)
+    hint: str = ""  #: the fix hint for the part's most common diagnosis (the part's own, else the catalogue's)
 
     def __post_init__(self) -> None:
         if not self.feedback:
@@ -108,9 +109,9 @@ def part_feedback(part: PartResult) -> str:
     if part.smallest_failing:
         lines.append(f"smallest failing case: {part.smallest_failing}")
     lines += notes
-    hints = [diagnose.hint(code) for code in part.diagnoses if diagnose.hint(code)]
-    if hints:
-        lines.append(f"hint: {hints[0]}")
+    hint = part.hint or next((diagnose.hint(code) for code in part.diagnoses if diagnose.hint(code)), "")
+    if hint:
+        lines.append(f"hint: {hint}")
     lines.append(f"tolerance: {part.tolerance}")
     return "\n".join(lines)
 

@@ -189,6 +189,10 @@ class Part:
     ``check(inputs, outputs) -> str | None`` (a message when violated), run in the grader.
     ``variants`` name model mistakes for diagnosis: ``code -> fn(inputs, expected) -> outputs``.
     ``figure(items) -> png bytes`` draws feedback from ``[(case, got, expected), ...]``.
+    ``hints`` map a diagnosis code to the fix hint shown with this part when that code is its
+    most common one, in the assignment's own terms ("dW = dZ^T A_prev has W's shape (out, in)");
+    it replaces the catalogue's hint, which is generic (true for any output), and is never
+    shown with another part.
     ``budget`` flags answers computed the expensive way (finite differences, a forward pass per
     parameter): on the part's largest case (most input entries), a call using more CPU than
     ``budget`` x the reference on that case, and more than ``BUDGET_FLOOR`` seconds, fails as
@@ -212,6 +216,7 @@ class Part:
     forbid: tuple[str, ...] = ()
     checks: tuple[Callable[[dict, dict], str | None], ...] = ()
     variants: Mapping[str, Callable[[dict, dict], dict]] = field(default_factory=dict)
+    hints: Mapping[str, str] = field(default_factory=dict)  #: code -> this part's own fix hint
     all_or_nothing: bool = False
     values: bool = True  #: False: judge structure + ``checks`` only, not the numbers
     budget: float | None = None  #: a call may take budget x the reference's time (floor: BUDGET_FLOOR s)
@@ -315,6 +320,9 @@ class Assignment:
                     fail(f"{where} has an invalid tolerance {tol}")
             if p.budget is not None and p.budget < 2:
                 fail(f"{where} has a time budget of {p.budget} x the reference: too tight to be fair")
+            for code, text in p.hints.items():
+                if not (isinstance(code, str) and code.isidentifier() and isinstance(text, str) and text.strip()):
+                    fail(f"{where} has a hint that is not code -> text: {code!r}")
             if not p.values and not p.checks:
                 fail(f"{where} sets values=False but declares no checks: it could not fail")
             if (not p.values or isinstance(p.cases, Probes)) and not any(

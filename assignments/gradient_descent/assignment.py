@@ -348,6 +348,7 @@ ASSIGNMENT = Assignment(
     parts=[
         Part("quadratic", points=2, function="quadratic", tol=SCALAR,
              variants={"scaled_const": _quadratic_without_half},
+             hints={"scaled_const": "f(x) = 1/2 x^T A x - b^T x: keep the 1/2 in front of the quadratic term."},
              cases=Cases(point, dims={"D": (1, 20)}, random=6, edges=({"D": 1}, {"D": 2}))),
         Part("quadratic_grad", points=3, function="quadratic_grad", tol=VALUES,
              variants={"not_symmetrized": _grad_with_A},
@@ -369,6 +370,8 @@ ASSIGNMENT = Assignment(
              })),
         Part("max_stable_lr", points=2, function="max_stable_lr", tol=VALUES,
              variants={"scaled_const": _inverse_lam_max, "not_symmetrized": _eigvalsh_of_A},
+             hints={"scaled_const": "A fixed step converges while |1 - lr lam| < 1 for every eigenvalue lam of "
+                                    "(A + A^T)/2: lr < 2/lam_max, not 1/lam_max."},
              cases=Cases(stable_lr_matrix, dims={"D": (1, 20)}, random=6, edges=({"D": 1}, {"D": 2}))),
         Part("fit_logistic_regression.losses", points=2, function="fit_logistic_regression",
              group="fit_logistic_regression", outputs=("losses",), tol=VALUES,

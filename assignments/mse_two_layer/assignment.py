@@ -141,6 +141,19 @@ HIDDEN_CASES = Cases(hidden, dims=HIDDEN, random=6, edges=HIDDEN_EDGES)
 
 GRADS = Returns.dict(Out("W1"), Out("b1"), Out("W2"), Out("b2"))
 
+# Fix hints in this assignment's terms, each shown only with the parts it is declared on.
+LOSS_HINTS = {
+    "scaled_const": "This MSE carries a 1/2: L = 1/(2N) sum ||y_hat - y||^2, i.e. 0.5 * np.sum((Y_hat - Y)**2) / N.",
+    "scaled_by_N": "Divide the sum of squares by 2N: the 1/N averages over the N samples, once.",
+}
+GRAD_HINTS = {  # every gradient through the loss starts from dZ2
+    "scaled_const": "dZ2 = (Y_hat - Y)/N: the 2 from differentiating the square cancels the 1/2 of "
+                    "L = 1/(2N) sum ||y_hat - y||^2.",
+    "scaled_by_N": "dZ2 = (Y_hat - Y)/N: the 2 from differentiating the square cancels the MSE's 1/2, and the "
+                   "1/N of the average over the batch stays, once.",
+}
+WEIGHT_HINTS = {**GRAD_HINTS, "transposed": "With Z = A_prev W^T + b, dW = dZ^T A_prev: it has W's shape (out, in)."}
+
 ASSIGNMENT = Assignment(
     id="mse_two_layer",
     title="Two-layer network with MSE loss: backpropagation by hand",
@@ -159,24 +172,26 @@ ASSIGNMENT = Assignment(
         Part("forward.Z1", points=1, function="forward", group="forward", outputs=("Z1",), tol=VALUES, cases=FORWARD),
         Part("forward.A1", points=1, function="forward", group="forward", outputs=("A1",), tol=VALUES, cases=FORWARD),
         Part("forward.Z2", points=1, function="forward", group="forward", outputs=("Z2",), tol=VALUES, cases=FORWARD),
-        Part("mse_loss", points=2, function="mse_loss", tol=SCALAR, cases=PREDICTIONS, variants=MEAN_VARIANTS),
+        Part("mse_loss", points=2, function="mse_loss", tol=SCALAR, cases=PREDICTIONS, variants=MEAN_VARIANTS,
+             hints=LOSS_HINTS),
         Part("output_grad", points=2, function="output_grad", tol=VALUES, cases=PREDICTIONS,
-             variants=MEAN_VARIANTS),
+             variants=MEAN_VARIANTS, hints=GRAD_HINTS),
         Part("linear_backward.dA_prev", points=2, function="linear_backward", group="linear_backward",
              outputs=("dA_prev",), tol=VALUES, cases=LAYER_CASES),
         Part("linear_backward.dW", points=2, function="linear_backward", group="linear_backward",
-             outputs=("dW",), tol=VALUES, cases=LAYER_CASES),
+             outputs=("dW",), tol=VALUES, cases=LAYER_CASES, hints={"transposed": WEIGHT_HINTS["transposed"]}),
         Part("linear_backward.db", points=1, function="linear_backward", group="linear_backward",
-             outputs=("db",), tol=VALUES, cases=LAYER_CASES, variants=LINEAR_BACKWARD_VARIANTS),
+             outputs=("db",), tol=VALUES, cases=LAYER_CASES, variants=LINEAR_BACKWARD_VARIANTS,
+             hints={"reduced_wrong_axis": "db sums dZ over the batch axis: dZ.sum(axis=0), one entry per output unit."}),
         Part("sigmoid_backward", points=2, function="sigmoid_backward", tol=VALUES, cases=HIDDEN_CASES,
              variants=SIGMOID_BACKWARD_VARIANTS),
         Part("backward.W1", points=2, function="backward", group="backward", outputs=("W1",), tol=VALUES,
-             cases=BACKWARD, variants=BACKWARD_VARIANTS),
+             cases=BACKWARD, variants=BACKWARD_VARIANTS, hints=WEIGHT_HINTS),
         Part("backward.b1", points=1, function="backward", group="backward", outputs=("b1",), tol=VALUES,
-             cases=BACKWARD, variants=BACKWARD_VARIANTS),
+             cases=BACKWARD, variants=BACKWARD_VARIANTS, hints=GRAD_HINTS),
         Part("backward.W2", points=2, function="backward", group="backward", outputs=("W2",), tol=VALUES,
-             cases=BACKWARD, variants=BACKWARD_VARIANTS),
+             cases=BACKWARD, variants=BACKWARD_VARIANTS, hints=WEIGHT_HINTS),
         Part("backward.b2", points=1, function="backward", group="backward", outputs=("b2",), tol=VALUES,
-             cases=BACKWARD, variants=BACKWARD_VARIANTS),
+             cases=BACKWARD, variants=BACKWARD_VARIANTS, hints=GRAD_HINTS),
     ],
 )

@@ -281,14 +281,20 @@ NET_EDGES = ({"N": 1}, {"H": 1}, {"D": 1}, {"K": 2}, {"N": 1, "H": 1})
 FORWARD_CASES = Cases(network_forward, dims=NET, random=6, edges=NET_EDGES)
 BACKWARD_CASES = Cases(network, dims=NET, random=6, edges=NET_EDGES)
 
+# Fix hints in this assignment's terms, each shown only with the parts it is declared on.
+SOFTMAX_HINTS = {"reduced_wrong_axis": "Softmax normalises each row (one sample): subtract the row max and "
+                                       "divide by the row sum, with axis=1 and keepdims=True."}
+WEIGHT_HINTS = {"transposed": "With Z = A_prev W^T + b, dW = dZ^T A_prev: it has W's shape (out, in)."}
+
 _forward = [
     Part(f"forward.{out}", points=0.5, function="forward", group="forward", outputs=(out,),
-         tol=VALUES, cases=FORWARD_CASES, variants={"reduced_wrong_axis": _forward_softmax_wrong_axis} if out == "P" else {})
+         tol=VALUES, cases=FORWARD_CASES, variants={"reduced_wrong_axis": _forward_softmax_wrong_axis} if out == "P" else {},
+         hints=SOFTMAX_HINTS if out == "P" else {})
     for out in ("Z1", "A1", "Z2", "P")
 ]
 _backward = [
     Part(f"backward.{out}", points=pts, function="backward", group="backward", outputs=(out,),
-         tol=VALUES, cases=BACKWARD_CASES, variants=BACKWARD_VARIANTS)
+         tol=VALUES, cases=BACKWARD_CASES, variants=BACKWARD_VARIANTS, hints=WEIGHT_HINTS if out[0] == "W" else {})
     for out, pts in (("W1", 2.5), ("b1", 1), ("W2", 2.5), ("b2", 1))
 ]
 
@@ -308,13 +314,13 @@ ASSIGNMENT = Assignment(
     ],
     parts=[
         Part("softmax", points=2, function="softmax", tol=VALUES, cases=SOFTMAX_CASES,
-             variants=SOFTMAX_VARIANTS),
+             variants=SOFTMAX_VARIANTS, hints=SOFTMAX_HINTS),
         # a property part: the values are the `softmax` part's job, here only the rows decide
         Part("softmax_rows_sum_to_1", points=1, function="softmax", tol=VALUES, values=False,
              checks=(rows_sum_to_one,),
              cases=Cases(wide_logits, dims={"N": (1, 12), "K": (1, 9)}, random=6, edges=({"N": 1}, {"K": 1}))),
         Part("softmax_stable", points=1.5, function="softmax", tol=VALUES, forbid=("overflow",),
-             variants=SOFTMAX_VARIANTS,
+             variants=SOFTMAX_VARIANTS, hints=SOFTMAX_HINTS,
              cases=Probes({"huge_uniform": huge_uniform, "huge_near_ties": huge_near_ties,
                            "huge_rows_far_apart": huge_rows_far_apart})),
         Part("cross_entropy", points=2, function="cross_entropy", tol=SCALAR, cases=CE_CASES,

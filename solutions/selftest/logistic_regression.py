@@ -58,6 +58,22 @@ MUTANTS = [
         loses=['grad_logits', 'gradients.db', 'gradients.dw', 'predict_proba'],
         labels={'predict_proba': 'shape_mismatch'},
     ),
+    # the usual smoothing of a log passes on ordinary cases (the tolerance policy), but the
+    # saturated probes (logits of +-1000) still fail a loss taken as the log of a probability
+    Mutant(
+        'loss_log_p_plus_eps',
+        edits=[('return float(np.mean(np.logaddexp(0.0, z) - y * z))',
+                '''p = sigmoid(z)
+    return float(-np.mean(y * np.log(p + 1e-8) + (1 - y) * np.log(1 - p + 1e-8)))''')],
+        loses=['bce_loss_stable'],
+    ),
+    Mutant(
+        'loss_clipped_p',
+        edits=[('return float(np.mean(np.logaddexp(0.0, z) - y * z))',
+                '''p = np.clip(sigmoid(z), 1e-12, 1 - 1e-12)
+    return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))''')],
+        loses=['bce_loss_stable'],
+    ),
     Mutant(
         'loss_as_text',
         edits=[('return float(np.mean(np.logaddexp(0.0, z) - y * z))',

@@ -113,6 +113,12 @@ MUTANTS = [
         loses=['forward.Z2'],
         labels={'forward.Z2': 'wrong_values'},
     ),
+    Mutant(  # a lecture's "network in 20 lines": the derivative of a sum of squares, no mean
+        'output_grad_2_times_error_no_mean',
+        edits=[('return (Y_hat - Y) / Y.shape[0]', 'return 2 * (Y_hat - Y)')],
+        loses=['output_grad', 'backward.W1', 'backward.b1', 'backward.W2', 'backward.b2'],
+        labels={'output_grad': 'scaled_by_N', 'backward.W2': 'scaled_by_N'},
+    ),
     Mutant(
         'complex_dA_prev',
         edits=[('''dA_prev = dZ @ W

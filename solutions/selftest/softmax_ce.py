@@ -5,6 +5,14 @@ Run with `bpgrade selftest softmax_ce`; tests/test_softmax_ce.py runs the same l
 from autograder.selftest import Correct, Mutant
 
 MUTANTS = [
+    # clipping before the log passes on ordinary cases (the tolerance policy); the probes with
+    # logits of 1e4 still fail a cross-entropy taken as the log of a probability
+    Mutant(
+        'ce_log_of_clipped_p',
+        edits=[('return float(-np.sum(Y * _log_softmax(Z)) / N)',
+                'return float(-np.sum(Y * np.log(np.clip(softmax(Z), 1e-12, 1.0))) / N)')],
+        loses=['cross_entropy_stable'],
+    ),
     Mutant(
         'unstable_softmax',
         edits=[('shifted = Z - Z.max(axis=1, keepdims=True)',
