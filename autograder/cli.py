@@ -235,8 +235,8 @@ def selftest(assignment: str, verbose: bool) -> None:
     """Check an assignment's grading before releasing it: reference full marks, stub zero,
     trivial answers (zeros, ones, a constant, an input echoed, the declared ones, the public
     answers hard-coded) zero, every mutant in solutions/selftest/ASSIGNMENT.py caught and
-    labelled, every correct variant full marks, generated output mutants (negated, doubled,
-    transposed) named.
+    labelled, every correct variant full marks, the reference run in float32 inside right on
+    every random and edge case, generated output mutants (negated, doubled, transposed) named.
 
     Exits 0 only if every check holds.
     """

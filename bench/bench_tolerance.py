@@ -8,8 +8,8 @@ process through
 * correct answers computed differently: the reference run in float32 inside (the variant
   ``bpgrade selftest`` generates), and the usual epsilon smoothing of a log
   (``np.log(p + 1e-8)``, ``np.clip(p, 1e-12, 1 - 1e-12)``) where the assignment takes one;
-* the course's mistakes: every mutant of ``solutions/selftest/<id>.py`` and every model mistake
-  (``variants``) the parts declare.
+* the course's mistakes: every mutant of ``solutions/selftest/<id>.py`` on the parts it declares
+  it loses, and every model mistake (``variants``) the parts declare.
 
 It prints, per kind of case (random, edge, probe), the worst relative error of the correct
 answers against the threshold each output is graded with, the number of comparisons that fail
@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import sys
 import types
+import warnings
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -135,7 +136,7 @@ def collect(aid: str, seeds: int | range, *, mistakes: bool = True) -> list[Comp
     mutants = {}
     for m in suite.mutants if mistakes else ():
         try:
-            mutants[m.id] = module(m.id, suite.mutant_source(m))
+            mutants[m.id] = (module(m.id, suite.mutant_source(m)), set(m.loses))
         except Exception:  # noqa: BLE001 - a mutant that does not even load has no values
             pass
     found = []
@@ -151,7 +152,9 @@ def collect(aid: str, seeds: int | range, *, mistakes: bool = True) -> list[Comp
                     answers = {("correct", name): call_model(mod, spec, part.function, case.inputs)
                                for name, mod in correct.items()}
                     if kind == "random" and mistakes:
-                        for name, mod in mutants.items():
+                        for name, (mod, loses) in mutants.items():
+                            if part.name not in loses:  # a mutant is a mistake only where it says it is
+                                continue
                             try:
                                 answers[("mistake", name)] = call_model(mod, spec, part.function, case.inputs)
                             except Exception:  # noqa: BLE001
@@ -164,9 +167,12 @@ def collect(aid: str, seeds: int | range, *, mistakes: bool = True) -> list[Comp
                         if g is None:
                             continue
                         g = np.asarray(g, dtype=np.float64)
-                        if g.shape != e.shape or not np.all(np.isfinite(e)):
-                            continue
-                        diff = float(np.max(np.abs(g - e), initial=0.0)) if np.all(np.isfinite(g)) else np.inf
+                        if not np.all(np.isfinite(e)) or (g.shape != e.shape and role == "mistake"):
+                            continue  # a mistake of another shape has no relative error to measure
+                        if g.shape != e.shape or not np.all(np.isfinite(g)):
+                            diff = np.inf  # a correct answer of another shape (stopped elsewhere) fails
+                        else:
+                            diff = float(np.max(np.abs(g - e), initial=0.0))
                         found.append(Comparison(role, name, kind, scalar, diff, float(np.max(np.abs(e), initial=0.0)),
                                                 f"{case.id} {out} seed={seed}", tol, labelled_p))
     return found
@@ -209,6 +215,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=300)
     parser.add_argument("--assignment", nargs="*", default=None)
     args = parser.parse_args()
+    warnings.simplefilter("ignore")  # a mutant's complex result, cast to float64
     for aid in args.assignment or project.assignment_ids():
         summarize(aid, args.seeds, collect(aid, args.seeds))
 
