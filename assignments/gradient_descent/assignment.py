@@ -230,12 +230,16 @@ def one_exact_step(rng):
 
 @_clear
 def starts_at_minimum(rng):
-    """x0 is the minimum (d from 2 to 5, b random): the gradient is rounding noise (~1e-15)
-    before the first step, so history is (1, d), x0 alone."""
+    """x0 is the minimum (d from 2 to 5): the gradient is rounding noise (~1e-15) before the
+    first step, so history is (1, d), x0 alone. The minimum lies on a grid of 1/8 (b is made
+    from it), so x0 is the same number in float32: a student computing in float32 starts at
+    the very minimum too."""
     D = int(rng.integers(2, 6))
     A, _ = spd_sym_part(rng, D)
-    b = rng.normal(size=D)
-    return descent_inputs(A, b, np.linalg.solve(0.5 * (A + A.T), b), 0.05)
+    x_min = np.zeros(D)
+    while not x_min.any():
+        x_min = rng.integers(-24, 25, size=D) / 8.0
+    return descent_inputs(A, 0.5 * (A + A.T) @ x_min, x_min, 0.05)
 
 
 @_clear

@@ -105,6 +105,13 @@ def _huge(rng, size=None):
     return rng.uniform(1e3, 1e4, size=size)
 
 
+def _grid(Z):
+    """Logits on a grid of 1/8: float32 holds every such value up to 2^20 exactly, so a
+    student who computes in float32 sees the very logits the oracles see (at 1e4, float32 is
+    spaced 1e-3 apart: a near tie drawn at random would move by a rounding of the input)."""
+    return np.round(np.asarray(Z, dtype=np.float64) * 8.0) / 8.0
+
+
 def _near_tie_row(rng, K, offset):
     """K logits within 3 of ``offset``: a softmax row that is not one-hot."""
     return offset + rng.uniform(-3.0, 0.0, size=K)
@@ -115,7 +122,7 @@ def huge_uniform(rng):
     N, K = _shape(rng, (3, 6), (3, 6))
     Z = rng.uniform(-1e4, 1e4, size=(N, K))
     Z[rng.integers(N), rng.integers(K)] = _huge(rng)
-    return {"Z": Z}
+    return {"Z": _grid(Z)}
 
 
 def huge_near_ties(rng):
@@ -125,7 +132,7 @@ def huge_near_ties(rng):
     signs = rng.permutation(np.concatenate([[1.0, -1.0], rng.choice([-1.0, 1.0], size=N - 2)]))
     Z = np.stack([_near_tie_row(rng, K, sign * _huge(rng)) for sign in signs])
     Z[rng.integers(N), rng.integers(K)] = -_huge(rng) - 1e4
-    return {"Z": Z}
+    return {"Z": _grid(Z)}
 
 
 def huge_rows_far_apart(rng):
@@ -134,7 +141,7 @@ def huge_rows_far_apart(rng):
     N, K = _shape(rng, (2, 4), (3, 5))
     M = _huge(rng)
     signs = rng.permutation(np.concatenate([[1.0, -1.0], rng.choice([-1.0, 1.0], size=N - 2)]))
-    return {"Z": np.stack([_near_tie_row(rng, K, sign * M) for sign in signs])}
+    return {"Z": _grid(np.stack([_near_tie_row(rng, K, sign * M) for sign in signs]))}
 
 
 def _far_row(rng, K, label):
@@ -171,7 +178,7 @@ def _huge_ce(kinds):
         labels = rng.integers(0, K, size=N)
         rows = [ROWS[kind](rng, K, label) for kind, label in zip(list(kinds) + extra, labels)]
         order = rng.permutation(N)
-        return {"Z": np.stack(rows)[order], "Y": np.eye(K)[labels[order]]}
+        return {"Z": _grid(np.stack(rows)[order]), "Y": np.eye(K)[labels[order]]}
     return make
 
 
