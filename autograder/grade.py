@@ -132,6 +132,10 @@ def judge(assignment: Assignment, part: Part, case: Case, call: CallResult,
 def _judge(assignment: Assignment, part: Part, case: Case, call: CallResult,
            expected: dict[str, np.ndarray], *, public: bool, yardstick: float | None) -> Judged:
     if call.status == "timeout":
+        if part.budget and yardstick is not None:  # the budget's case: past the time limit is past the budget
+            return Judged(False, "too_slow", diagnose.sentence("too_slow", seconds="more than the time limit",
+                                                                 budget=f"{part.budget:g}"),
+                          f"the reference took {yardstick * 1000:.2f} ms on this case; {call.detail}")
         return Judged(False, "timeout", f"timed out ({call.detail})")
     if call.status == "crashed":
         return Judged(False, "crashed", f"the worker process died during the call ({call.detail})")
@@ -346,7 +350,11 @@ class Grader:
             report.notes.append(f"forbidden import(s): {', '.join(forbidden)}")
             return _unloadable(report, spec, "forbidden_import",
                                f"the submission imports {', '.join(forbidden)}; use numpy only")
-        sandbox.preload(self.requests())
+        if self.public:
+            # public inputs may sit in the zygote, so workers start with them; hidden ones reach a
+            # worker only with the calls that use them, after the student's module body has run:
+            # a file cannot read them at load time (and print them, or precompute answers)
+            sandbox.preload(self.requests())
         with Submission(sandbox, source, self.assignment_file, load_timeout=spec.time_limit * 2) as sub:
             load = sub.load()
             report.protections = sub.protections

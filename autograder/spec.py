@@ -30,6 +30,13 @@ import numpy as np
 #: Seconds any call may take before a part's time budget applies (keeps noise out of tiny cases).
 BUDGET_FLOOR = 0.25
 
+#: The budget every graded gradient declares: a call may take 50x the reference's CPU time on the
+#: part's widest case. The widest cases are chosen so that the reference takes under 0.2 ms there
+#: (the floor decides, with a margin of over 1000x) and finite differences over 1.5 s (6x the
+#: floor or a timeout, which on that case counts as over budget): a loaded machine moves CPU
+#: times by tens of per cent, not by those factors.
+GRADIENT_BUDGET = 50.0
+
 #: Floating-point warnings a part may forbid (numpy's names).
 WARNINGS = ("overflow", "underflow", "divide", "invalid")
 

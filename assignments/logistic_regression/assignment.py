@@ -4,7 +4,7 @@ numpy only: this file is also loaded inside the sandboxed worker.
 """
 import numpy as np
 
-from autograder.spec import SCALAR, Assignment, Cases, Function, Out, Part, Probes, Returns, Tol
+from autograder.spec import GRADIENT_BUDGET, SCALAR, Assignment, Cases, Function, Out, Part, Probes, Returns, Tol
 
 #: The tolerance policy (autograder/spec.py, Tol), as in every assignment: float32 arithmetic
 #: inside passes. A loss or a bias gradient is one number that can be (or cancel to) exactly 0:
@@ -94,12 +94,11 @@ LOSS_TRIVIAL = {"chance": lambda inputs, expected: {"loss": np.log(2.0)}}
 
 
 DATA = Cases(data, dims=SIZES, random=6, edges=EDGES)
-#: One wide case: analytic gradients take a tenth of a millisecond there; finite differences
-#: (two loss evaluations per weight, so time grows as N * D**2) take about 0.75 s of CPU, three
-#: times BUDGET_FLOOR, so `budget` flags them even on a fast host. At D = 5000 they took
-#: 0.25-0.27 s and a fast host let them slip under the floor.
-GRADIENT_DATA = Cases(data, dims=SIZES, random=6, edges=(*EDGES, {"N": 10, "D": 10000}))
-FAST = 50  #: gradients may take 50x the reference's time (and at least 0.25 s) per case
+#: Each gradient part has one wide case for its CPU budget (spec.GRADIENT_BUDGET): backprop takes
+#: about 0.1 ms there; finite differences (two loss evaluations per entry: their time grows as
+#: the square of the entries) take about 2 s of CPU, 8x BUDGET_FLOOR.
+GRAD_LOGITS_DATA = Cases(data, dims=SIZES, random=6, edges=(*EDGES, {"N": 8000, "D": 2}))
+GRADIENT_DATA = Cases(data, dims=SIZES, random=6, edges=(*EDGES, {"N": 10, "D": 20000}))
 
 ASSIGNMENT = Assignment(
     id="logistic_regression",
@@ -125,10 +124,11 @@ ASSIGNMENT = Assignment(
                  "saturated_wrong": _saturated("wrong"),
                  "saturated_mixed": _saturated("mixed"),
              })),
-        Part("grad_logits", points=1.5, function="grad_logits", tol=VALUES, cases=DATA),
+        Part("grad_logits", points=1.5, function="grad_logits", tol=VALUES, cases=GRAD_LOGITS_DATA,
+             budget=GRADIENT_BUDGET),
         Part("gradients.dw", points=2, function="gradients", group="gradients", outputs=("dw",),
-             tol=VALUES, cases=GRADIENT_DATA, budget=FAST),
+             tol=VALUES, cases=GRADIENT_DATA, budget=GRADIENT_BUDGET),
         Part("gradients.db", points=1, function="gradients", group="gradients", outputs=("db",),
-             tol=SCALAR, cases=GRADIENT_DATA, budget=FAST),
+             tol=SCALAR, cases=GRADIENT_DATA, budget=GRADIENT_BUDGET),
     ],
 )

@@ -6,7 +6,7 @@ numpy only: this file is also loaded inside the sandboxed worker.
 """
 import numpy as np
 
-from autograder.spec import SCALAR, Assignment, Cases, Function, Out, Part, Returns, Tol
+from autograder.spec import GRADIENT_BUDGET, SCALAR, Assignment, Cases, Function, Out, Part, Returns, Tol
 
 #: Every array output: the tolerance policy (autograder/spec.py, Tol), as in every assignment. A
 #: real mistake (a transpose, a factor, a sign, a missing sigma') is off by O(1) relative to the
@@ -134,10 +134,14 @@ def hidden(rng, N, H):
 
 
 FORWARD = Cases(network, dims=NETWORK, random=6, edges=NETWORK_EDGES)
-BACKWARD = Cases(network_with_cache, dims=NETWORK, random=6, edges=NETWORK_EDGES)
 PREDICTIONS = Cases(predictions, dims=OUTPUT, random=6, edges=OUTPUT_EDGES)
-LAYER_CASES = Cases(layer, dims=LAYER, random=6, edges=LAYER_EDGES)
-HIDDEN_CASES = Cases(hidden, dims=HIDDEN, random=6, edges=HIDDEN_EDGES)
+# Every gradient part has one wide case for its CPU budget (spec.GRADIENT_BUDGET): backprop takes
+# under 0.15 ms there; finite differences (two evaluations per entry perturbed) take 1.5-3 s of CPU.
+BACKWARD = Cases(network_with_cache, dims=NETWORK, random=6,
+                 edges=(*NETWORK_EDGES, {"N": 10, "D": 600, "H": 50, "K": 3}))
+OUTPUT_GRAD_CASES = Cases(predictions, dims=OUTPUT, random=6, edges=(*OUTPUT_EDGES, {"N": 8000, "K": 5}))
+LAYER_CASES = Cases(layer, dims=LAYER, random=6, edges=(*LAYER_EDGES, {"N": 30, "H": 400, "K": 30}))
+HIDDEN_CASES = Cases(hidden, dims=HIDDEN, random=6, edges=(*HIDDEN_EDGES, {"N": 100, "H": 100}))
 
 GRADS = Returns.dict(Out("W1"), Out("b1"), Out("W2"), Out("b2"))
 
@@ -174,24 +178,25 @@ ASSIGNMENT = Assignment(
         Part("forward.Z2", points=1, function="forward", group="forward", outputs=("Z2",), tol=VALUES, cases=FORWARD),
         Part("mse_loss", points=2, function="mse_loss", tol=SCALAR, cases=PREDICTIONS, variants=MEAN_VARIANTS,
              hints=LOSS_HINTS),
-        Part("output_grad", points=2, function="output_grad", tol=VALUES, cases=PREDICTIONS,
-             variants=MEAN_VARIANTS, hints=GRAD_HINTS),
+        Part("output_grad", points=2, function="output_grad", tol=VALUES, cases=OUTPUT_GRAD_CASES,
+             variants=MEAN_VARIANTS, hints=GRAD_HINTS, budget=GRADIENT_BUDGET),
         Part("linear_backward.dA_prev", points=2, function="linear_backward", group="linear_backward",
-             outputs=("dA_prev",), tol=VALUES, cases=LAYER_CASES),
+             outputs=("dA_prev",), tol=VALUES, cases=LAYER_CASES, budget=GRADIENT_BUDGET),
         Part("linear_backward.dW", points=2, function="linear_backward", group="linear_backward",
-             outputs=("dW",), tol=VALUES, cases=LAYER_CASES, hints={"transposed": WEIGHT_HINTS["transposed"]}),
+             outputs=("dW",), tol=VALUES, cases=LAYER_CASES, hints={"transposed": WEIGHT_HINTS["transposed"]},
+             budget=GRADIENT_BUDGET),
         Part("linear_backward.db", points=1, function="linear_backward", group="linear_backward",
-             outputs=("db",), tol=VALUES, cases=LAYER_CASES, variants=LINEAR_BACKWARD_VARIANTS,
+             outputs=("db",), tol=VALUES, cases=LAYER_CASES, variants=LINEAR_BACKWARD_VARIANTS, budget=GRADIENT_BUDGET,
              hints={"reduced_wrong_axis": "db sums dZ over the batch axis: dZ.sum(axis=0), one entry per output unit."}),
         Part("sigmoid_backward", points=2, function="sigmoid_backward", tol=VALUES, cases=HIDDEN_CASES,
-             variants=SIGMOID_BACKWARD_VARIANTS),
+             variants=SIGMOID_BACKWARD_VARIANTS, budget=GRADIENT_BUDGET),
         Part("backward.W1", points=2, function="backward", group="backward", outputs=("W1",), tol=VALUES,
-             cases=BACKWARD, variants=BACKWARD_VARIANTS, hints=WEIGHT_HINTS),
+             cases=BACKWARD, variants=BACKWARD_VARIANTS, hints=WEIGHT_HINTS, budget=GRADIENT_BUDGET),
         Part("backward.b1", points=1, function="backward", group="backward", outputs=("b1",), tol=VALUES,
-             cases=BACKWARD, variants=BACKWARD_VARIANTS, hints=GRAD_HINTS),
+             cases=BACKWARD, variants=BACKWARD_VARIANTS, hints=GRAD_HINTS, budget=GRADIENT_BUDGET),
         Part("backward.W2", points=2, function="backward", group="backward", outputs=("W2",), tol=VALUES,
-             cases=BACKWARD, variants=BACKWARD_VARIANTS, hints=WEIGHT_HINTS),
+             cases=BACKWARD, variants=BACKWARD_VARIANTS, hints=WEIGHT_HINTS, budget=GRADIENT_BUDGET),
         Part("backward.b2", points=1, function="backward", group="backward", outputs=("b2",), tol=VALUES,
-             cases=BACKWARD, variants=BACKWARD_VARIANTS, hints=GRAD_HINTS),
+             cases=BACKWARD, variants=BACKWARD_VARIANTS, hints=GRAD_HINTS, budget=GRADIENT_BUDGET),
     ],
 )

@@ -8,7 +8,7 @@ numpy only: this file is also loaded inside the sandboxed worker.
 
 import numpy as np
 
-from autograder.spec import SCALAR, Assignment, Cases, Function, Out, Part, Probes, Returns, Tol
+from autograder.spec import GRADIENT_BUDGET, SCALAR, Assignment, Cases, Function, Out, Part, Probes, Returns, Tol
 
 #: Every array output: the tolerance policy (autograder/spec.py, Tol), as in every assignment.
 #: Every real mistake (a transpose, a missing 1/N, a wrong axis, a sigma' too many) is off by O(1)
@@ -286,7 +286,11 @@ SOFTMAX_CASES = Cases(logits, dims=LOGITS, random=6, edges=({"N": 1}, {"K": 1}, 
 CE_CASES = Cases(labelled, dims=CLASSES, random=6, edges=({"N": 1}, {"K": 2}, {"N": 1, "K": 2}))
 NET_EDGES = ({"N": 1}, {"H": 1}, {"D": 1}, {"K": 2}, {"N": 1, "H": 1})
 FORWARD_CASES = Cases(network_forward, dims=NET, random=6, edges=NET_EDGES)
-BACKWARD_CASES = Cases(network, dims=NET, random=6, edges=NET_EDGES)
+# Every gradient part has one wide case for its CPU budget (spec.GRADIENT_BUDGET): backprop takes
+# under 0.1 ms there; finite differences (two evaluations per entry perturbed) take about 2 s of CPU.
+BACKWARD_CASES = Cases(network, dims=NET, random=6, edges=(*NET_EDGES, {"N": 10, "D": 600, "H": 50, "K": 3}))
+CE_GRAD_CASES = Cases(labelled, dims=CLASSES, random=6,
+                      edges=({"N": 1}, {"K": 2}, {"N": 1, "K": 2}, {"N": 1000, "K": 10}))
 
 # Fix hints in this assignment's terms, each shown only with the parts it is declared on.
 SOFTMAX_HINTS = {"reduced_wrong_axis": "Softmax normalises each row (one sample): subtract the row max and "
@@ -301,7 +305,8 @@ _forward = [
 ]
 _backward = [
     Part(f"backward.{out}", points=pts, function="backward", group="backward", outputs=(out,),
-         tol=VALUES, cases=BACKWARD_CASES, variants=BACKWARD_VARIANTS, hints=WEIGHT_HINTS if out[0] == "W" else {})
+         tol=VALUES, cases=BACKWARD_CASES, variants=BACKWARD_VARIANTS, hints=WEIGHT_HINTS if out[0] == "W" else {},
+         budget=GRADIENT_BUDGET)
     for out, pts in (("W1", 2.5), ("b1", 1), ("W2", 2.5), ("b2", 1))
 ]
 
@@ -336,8 +341,8 @@ ASSIGNMENT = Assignment(
              cases=Probes(HUGE_CE), variants=MEAN_VARIANTS),
         Part("cross_entropy_soft_labels", points=1, function="cross_entropy", tol=SCALAR,
              cases=Cases(soft_labelled, dims=CLASSES, random=6, edges=({"N": 1}, {"K": 2})), variants=MEAN_VARIANTS),
-        Part("softmax_ce_grad", points=2, function="softmax_ce_grad", tol=VALUES, cases=CE_CASES,
-             variants={"extra_sigmoid_prime": _grad_extra_sigmoid_prime, **MEAN_VARIANTS}),
+        Part("softmax_ce_grad", points=2, function="softmax_ce_grad", tol=VALUES, cases=CE_GRAD_CASES,
+             variants={"extra_sigmoid_prime": _grad_extra_sigmoid_prime, **MEAN_VARIANTS}, budget=GRADIENT_BUDGET),
         *_forward,
         *_backward,
     ],

@@ -1,0 +1,70 @@
+"""Only the math earns gradient points: every graded gradient has a CPU budget against the
+reference on one wide case, and the verdict is the same on a loaded machine (a CPU hog on the
+other core): the reference keeps every point, finite differences lose every budgeted part."""
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from autograder import project
+from autograder.cases import is_edge
+from autograder.grade import Grader, _groups, _largest
+from autograder.spec import BUDGET_FLOOR
+from tests.helpers import part_of, reference_source
+
+pytestmark = pytest.mark.slow
+
+IDS = project.assignment_ids()
+FD = Path(__file__).resolve().parent / "redteam" / "finite_differences"
+#: the graded gradients (issue 21): each must declare a budget
+GRADIENTS = {
+    "logistic_regression": {"grad_logits", "gradients.dw", "gradients.db"},
+    "mse_two_layer": {"output_grad", "linear_backward.dA_prev", "linear_backward.dW", "linear_backward.db",
+                      "sigmoid_backward", "backward.W1", "backward.b1", "backward.W2", "backward.b2"},
+    "softmax_ce": {"softmax_ce_grad", "backward.W1", "backward.b1", "backward.W2", "backward.b2"},
+    "gradient_descent": {"quadratic_grad"},
+}
+
+
+@pytest.mark.parametrize("aid", IDS)
+def test_every_graded_gradient_has_a_budget_judged_on_a_wide_case(aid, sandbox):
+    grader = Grader(aid, mode="grade")  # times the hidden reference (after the sandbox started)
+    spec = grader.spec
+    assert {p.name for p in spec.parts if p.budget} == GRADIENTS[aid]
+    for key, parts in _groups(spec).items():
+        if not any(p.budget for p in parts):
+            continue
+        cases = grader.cases(key)
+        widest = cases[_largest(cases)]
+        assert is_edge(parts[0], widest), widest.id  # a pinned wide case, the same in every grading
+        # an honest answer has room (8x the reference at least), and the wide case stays cheap to grade
+        grader.expected(parts[0], widest)
+        seconds = grader.oracles.seconds(parts[0], widest)
+        assert parts[0].budget >= 8 and seconds < 0.2, (widest.id, seconds)
+        assert max(BUDGET_FLOOR, parts[0].budget * seconds) < 1.0, widest.id  # finite differences take > 1.5 s
+
+
+@pytest.fixture
+def cpu_hog():
+    """A busy process on the other core while the test grades."""
+    hog = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    time.sleep(0.2)
+    yield
+    hog.kill()
+    hog.wait()
+
+
+@pytest.mark.parametrize("aid", IDS)
+def test_budget_verdicts_hold_with_a_cpu_hog(aid, grade_source, cpu_hog):
+    honest = grade_source(aid, reference_source(aid))
+    cheat = grade_source(aid, reference_source(aid) + "\n" + (FD / f"{aid}.py").read_text())
+    for name in GRADIENTS[aid]:
+        assert part_of(honest, name).score == part_of(honest, name).max_score, (name, part_of(honest, name).feedback)
+        lost = part_of(cheat, name)
+        assert lost.score == 0 and lost.diagnoses[0] == "too_slow", (name, lost.diagnoses)
+    # the parts that grade no gradient are the honest forward's, full marks
+    assert all(p.score == p.max_score for p in cheat.parts if p.name not in GRADIENTS[aid])
