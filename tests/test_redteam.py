@@ -25,6 +25,7 @@ import pytest
 from autograder import project
 from autograder.grade import Grader
 from autograder.report import Report, to_json
+from tests.helpers import reference_source
 
 pytestmark = pytest.mark.slow
 
@@ -264,3 +265,52 @@ def test_hidden_inputs_do_not_leak_through_error_messages(grade_source):
     assert "message not shown for hidden cases" in text
     public = grade_source("logistic_regression", LEAK, mode="check")
     assert "inputs: [" in "\n".join(p.feedback for p in public.parts)  # local checks show it all
+
+
+READS_INPUTS_AT_LOAD = '''
+import sys
+import numpy as np
+
+def _walk(value, depth, seen, found):
+    """Every array reachable from ``value`` through containers and attributes."""
+    if depth < 0 or id(value) in seen:
+        return
+    seen.add(id(value))
+    if type(value) is np.ndarray:
+        found.append(value)
+    elif isinstance(value, dict):
+        for item in list(value.values()):
+            _walk(item, depth - 1, seen, found)
+    elif isinstance(value, (list, tuple, set)):
+        for item in list(value):
+            _walk(item, depth - 1, seen, found)
+    elif hasattr(value, "__dict__") and not isinstance(value, type(sys)):
+        _walk(vars(value), depth - 1, seen, found)
+
+found, seen, frame = [], set(), sys._getframe()
+while frame is not None:  # up the worker's own stack: Session.load, run, the zygote's fork ...
+    _walk(dict(frame.f_locals), 12, seen, found)
+    frame = frame.f_back
+import hashlib
+print("wide inputs held at load:", sorted(hashlib.sha256(a.tobytes()).hexdigest()[:16] for a in found
+                                          if a.shape == (10, 20000)))
+''' + reference_source("logistic_regression")
+
+
+def test_no_hidden_input_is_in_the_worker_while_the_module_body_runs(grade_source):
+    """A file that searches the memory it can reach at load time (up its own stack, through
+    every container and attribute) for the wide case's X, shape (10, 20000), finds the public
+    one in local checks, where the zygote holds public inputs, and no hidden one when grading:
+    hidden inputs arrive with the calls, after the module body has run."""
+    def digests(mode):
+        grader = Grader("logistic_regression", mode=mode)
+        return {hashlib.sha256(c.inputs["X"].tobytes()).hexdigest()[:16]
+                for c in grader.cases("gradients") if c.inputs["X"].shape == (10, 20000)}
+
+    public = grade_source("logistic_regression", READS_INPUTS_AT_LOAD, mode="check")
+    hidden = grade_source("logistic_regression", READS_INPUTS_AT_LOAD, mode="grade")
+    seen_public = "".join(public.notes)
+    seen_hidden = "".join(hidden.notes)
+    assert all(d in seen_public for d in digests("check")), seen_public  # the probe does find inputs
+    assert not any(d in seen_hidden for d in digests("grade")), seen_hidden
+    assert hidden.score == hidden.max_score
