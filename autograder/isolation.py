@@ -314,10 +314,14 @@ SYSTEM_DIRS = ("/usr", "/lib", "/lib32", "/lib64", "/libx32", "/bin", "/sbin", "
 
 def needed_paths(workdir: str) -> list[str]:
     """What a worker must still reach: the Python installation and its import path, this
-    package, and its own work dir (system directories aside)."""
-    paths = [sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix, workdir,
-             os.path.dirname(os.path.abspath(__file__)), *sys.path]
-    return sorted({os.path.realpath(p) for p in paths if p and os.path.isabs(p) and os.path.isdir(p)})
+    package, and its own work dir (system directories aside). The folder holding this package
+    (a checkout, on the import path) is not needed whole, only the package: its other entries
+    (.git with the history of solutions/, tests, the README) are hidden like any unneeded path."""
+    package = os.path.dirname(os.path.abspath(__file__))
+    checkout = os.path.realpath(os.path.dirname(package))
+    paths = [sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix, workdir, package, *sys.path]
+    found = {os.path.realpath(p) for p in paths if p and os.path.isabs(p) and os.path.isdir(p)}
+    return sorted(found - {checkout} if checkout != os.path.realpath(sys.prefix) else found)
 
 
 def unneeded_dirs(needed: list[str]) -> list[str]:
@@ -325,7 +329,8 @@ def unneeded_dirs(needed: list[str]) -> list[str]:
     towards each needed path, each sibling directory off those paths (other checkouts of the
     course repo, home directories, /opt, /srv, /var, another user's files...). Hidden like the
     declared secrets, they turn the secret list from "what we know is secret" into "all but what
-    is needed". Files along the way stay readable; system and scratch dirs are handled apart."""
+    is needed". Files along the way are hidden too, except directly under '/'; system and
+    scratch dirs are handled apart."""
     # a scratch dir holding something needed (a checkout under /tmp) is walked like any other
     keep = set(needed) | set(SYSTEM_DIRS) | {d for d in SCRATCH_DIRS if not any(_under(n, d) for n in needed)}
     ancestors = {"/"}
@@ -342,9 +347,12 @@ def unneeded_dirs(needed: list[str]) -> list[str]:
             continue
         for name in sorted(names):
             child = os.path.join(parent, name)
-            if child in keep or child in ancestors or os.path.islink(child) or not os.path.isdir(child):
+            if child in keep or child in ancestors or os.path.islink(child):
                 continue
-            hidden.append(child)
+            # files beside the way to a needed path (a checkout's README, pyproject) go too;
+            # those directly under '/' are the system's
+            if os.path.isdir(child) or (parent != "/" and os.path.isfile(child)):
+                hidden.append(child)
     return hidden
 
 
@@ -585,6 +593,10 @@ def hide_paths(*, workdir: str, secrets: list[str], uid: int | None = None) -> l
         if not _mount(libc, "tmpfs", top, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=64k,nr_inodes=256,mode=755"):
             raise OSError(ctypes.get_errno(), f"could not hide {top}")
         added.append(f"private{top.replace('/', '_')}")
+    # a procfs of our own with hidepid: a worker (its own uid) sees its own processes only, not
+    # the grader's or the zygote's command lines; root (the zygote) still sees all
+    if _mount(libc, "proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "hidepid=2"):
+        added.append("proc_hidepid")
     if _mount(libc, None, "/", None, MS_REMOUNT | MS_BIND | MS_RDONLY):
         added.append("readonly_root")
     return added
