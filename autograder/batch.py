@@ -4,8 +4,10 @@ Layout of one run::
 
     batch runner (this process)
       ├─ Pool (autograder.pool): N sandboxes (zygotes started before torch or the reference is
-      │        loaded), one Grader prepared once (cases and oracle outputs), N grader processes
-      │        forked from it, each grading one submission at a time in its own sandbox
+      │        loaded), one Grader prepared once, N grader processes forked from it, each grading
+      │        one submission at a time in its own sandbox: by default on that submission's
+      │        fresh hidden cases (keyed by its student id, see :func:`student_key`, and its
+      │        content), with ``shared=True`` on one set of cases computed once for all
       ├─ one thread per slot: keep two submissions handed to it, file each JSON record
       └─ the results log (one writer, fsync per record); gradebook, feedback files and the
          class report are rebuilt from the log at the end (atomically)
@@ -81,7 +83,7 @@ class BatchSummary:
 
 
 def run_batch(assignment: str, submissions: str | Path, *, out: str | Path, workers: int | None = None,
-              seed: int | None = None, resume: bool = False, executor: str | None = None,
+              seed: int | None = None, shared: bool = False, resume: bool = False, executor: str | None = None,
               progress: bool = True, chunk_size: int = 8, base: Path | None = None, limits=None,
               pool: Pool | None = None, limit: int | None = None) -> BatchSummary:
     """Grade every submission under ``submissions`` into ``out`` (see the module docstring).
@@ -103,7 +105,7 @@ def run_batch(assignment: str, submissions: str | Path, *, out: str | Path, work
         found = discover(submissions, scratch=out / "_inputs")
         if not found.items:
             raise BatchError(f"no submissions found in {submissions}")
-        version = pool.version if pool is not None else grader_version(assignment, seed=seed, base=base)
+        version = pool.version if pool is not None else grader_version(assignment, seed=seed, shared=shared, base=base)
         spec = pool.spec if pool is not None else project.load_assignment(assignment, base)
         done = log.done()
         todo = [i for i in found.items if (i.id, i.sha256, version) not in done]
@@ -137,15 +139,15 @@ def run_batch(assignment: str, submissions: str | Path, *, out: str | Path, work
         t_grade = time.perf_counter()
         if todo:
             if executor:
-                _run_dask(executor, assignment, seed, base, todo, on_record, chunk_size)
+                _run_dask(executor, assignment, (seed, shared), base, todo, on_record, chunk_size)
                 startup = 0.0
             else:
                 if pool is None:
-                    own_pool = pool = Pool(assignment, workers=workers, seed=seed, base=base, limits=limits,
-                                           version=version)
+                    own_pool = pool = Pool(assignment, workers=workers, seed=seed, shared=shared, base=base,
+                                           limits=limits, version=version)
                 startup = time.perf_counter() - t_grade
                 t_grade = time.perf_counter()
-                pool.grade_all(todo, on_record)
+                pool.grade_all(todo, on_record, student=student_key)
         else:
             startup = 0.0
         grading = time.perf_counter() - t_grade
@@ -176,6 +178,14 @@ def run_batch(assignment: str, submissions: str | Path, *, out: str | Path, work
         if own_pool is not None:
             own_pool.close()
         log.close()
+
+
+def student_key(item: Item) -> str:
+    """The student id an item's fresh hidden cases are keyed by: the submitters' emails for a
+    Gradescope export (as the Gradescope plugin reads them from submission_metadata.json, so a
+    regrade gets the cases Gradescope graded), else the batch id (``bpgrade grade --student
+    <id>`` then gets the same cases)."""
+    return project.student_key(emails=[s.email for s in item.students], fallback=item.id)
 
 
 def _relative(path: Path, root: Path) -> str:
@@ -209,8 +219,9 @@ _WORKER_POOLS: dict[tuple, Pool] = {}
 _WORKER_POOLS_LOCK = threading.Lock()
 
 
-def _worker_pool(assignment: str, seed: int | None, base: str | None) -> Pool:
-    key = (assignment, seed, base)
+def _worker_pool(assignment: str, seed, base: str | None) -> Pool:
+    seed, shared = seed if isinstance(seed, (tuple, list)) else (seed, False)
+    key = (assignment, seed, shared, base)
     with _WORKER_POOLS_LOCK:
         if key not in _WORKER_POOLS:
             slots = None
@@ -221,31 +232,33 @@ def _worker_pool(assignment: str, seed: int | None, base: str | None) -> Pool:
                 slots = getattr(getattr(w, "state", None), "nthreads", None) or getattr(w, "nthreads", None)
             except (ImportError, ValueError):
                 pass
-            pool = Pool(assignment, workers=slots, seed=seed, base=Path(base) if base else None)
+            pool = Pool(assignment, workers=slots, seed=seed, shared=shared, base=Path(base) if base else None)
             atexit.register(pool.close)
             _WORKER_POOLS[key] = pool
         return _WORKER_POOLS[key]
 
 
-def grade_chunk(assignment: str, seed: int | None, base: str | None,
-                payloads: list[tuple[str, str, bytes]]) -> list[tuple[str, dict]]:
-    """Runs on a Dask worker: grade (id, file name, bytes) payloads with this process's Pool
-    (built once, cached), in parallel over its sandboxes. Returns plain (id, verdict) pairs."""
+def grade_chunk(assignment: str, seed, base: str | None,
+                payloads: list[tuple]) -> list[tuple[str, dict]]:
+    """Runs on a Dask worker: grade (id, file name, bytes[, student key]) payloads with this
+    process's Pool (built once, cached), in parallel over its sandboxes. ``seed`` is the seed or
+    (seed, shared). Returns plain (id, verdict) pairs."""
     pool = _worker_pool(assignment, seed, base)
     host = socket.gethostname()
     with tempfile.TemporaryDirectory(prefix="bpgrade-chunk-") as tmp:
-        paths = {}
-        for sid, name, data in payloads:
+        paths, students = {}, {}
+        for sid, name, data, *student in payloads:
             (Path(tmp) / sid).mkdir()
             paths[sid] = Path(tmp) / sid / name
             paths[sid].write_bytes(data)
+            students[sid] = student[0] if student else sid
         verdicts: dict[str, dict] = {}
         pool.grade_all(list(paths), lambda sid, verdict: verdicts.__setitem__(sid, {**verdict, "host": host}),
-                       path=paths.__getitem__)
-        return [(sid, verdicts[sid]) for sid, _, _ in payloads]
+                       path=paths.__getitem__, student=students.__getitem__)
+        return [(sid, verdicts[sid]) for sid, *_ in payloads]
 
 
-def _run_dask(address: str, assignment: str, seed: int | None, base: Path | None, todo: list[Item],
+def _run_dask(address: str, assignment: str, seed, base: Path | None, todo: list[Item],
               on_record, chunk_size: int) -> None:
     try:
         from distributed import Client, as_completed
@@ -261,7 +274,7 @@ def _run_dask(address: str, assignment: str, seed: int | None, base: Path | None
         pending = iter(chunks)
 
         def submit(chunk):
-            payloads = [(i.id, *_pack(i)) for i in chunk]
+            payloads = [(i.id, *_pack(i), student_key(i)) for i in chunk]
             return client.submit(grade_chunk, assignment, seed, str(base) if base else None, payloads, pure=False)
 
         futures = as_completed([submit(c) for _, c in zip(range(in_flight), pending)])

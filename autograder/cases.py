@@ -4,8 +4,8 @@ Every case is a pure function of ``(seed, part name, index, draw)`` (and, when s
 smaller sizes), so a regrade reproduces exactly the same inputs. ``draw`` counts the redraws of
 a random case that could not tell a modelled mistake from the right answer (see
 :func:`generate`); it is 0 for almost every case. The seed is a tuple of integers:
-``(public_seed,)`` for local checks, ``(hidden_seed,)`` or ``(hidden_seed, student_seed)`` for
-grading.
+``(public_seed,)`` for local checks; for grading, four 32-bit words derived from the
+assignment's hidden key (see :mod:`autograder.project`: fresh per submission, or shared).
 """
 from __future__ import annotations
 

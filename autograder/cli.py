@@ -15,7 +15,7 @@ from . import __version__, project
 from .oracle import OracleDisagreement
 from .spec import AuthorError
 
-_GRADE_DEFAULTS = {"seed": None}
+_GRADE_DEFAULTS = {"seed": None, "student": "", "shared": False}
 
 
 def _fail(message: str, code: int = 2) -> None:
@@ -86,18 +86,28 @@ def check(assignment: str, submission: Path, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
 @click.option("--results-json", type=click.Path(dir_okay=False, path_type=Path),
               help="Also write Gradescope's results.json here.")
+@click.option("--student", default=_GRADE_DEFAULTS["student"], metavar="ID",
+              help="The student's id, keying the fresh hidden cases: the batch id (file or folder name), or "
+                   "a Gradescope submitter's email, reproduces the cases graded there (default: none).")
+@click.option("--shared-cases", "shared", is_flag=True, default=_GRADE_DEFAULTS["shared"],
+              help="The hidden cases every submission shares (comparisons, benchmarks), not fresh ones.")
 @click.option("--seed", type=click.IntRange(min=0), default=_GRADE_DEFAULTS["seed"],
-              help="Per-student seed, mixed with the hidden seed (default: hidden seed only).")
+              help="Another set of shared hidden cases, numbered N (implies --shared-cases).")
 @click.option("--figures", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Folder for feedback figures (default: next to --results-json, else ./bpgrade-figures).")
-def grade_cmd(assignment: str, submission: Path, as_json: bool, results_json: Path | None,
-              seed: int | None, figures: Path | None) -> None:
-    """Grade SUBMISSION with the hidden cases, the reference and torch.autograd."""
+def grade_cmd(assignment: str, submission: Path, as_json: bool, results_json: Path | None, student: str,
+              shared: bool, seed: int | None, figures: Path | None) -> None:
+    """Grade SUBMISSION with the hidden cases, the reference and torch.autograd.
+
+    Hidden cases are fresh per submission by default: derived from the course's hidden secret,
+    the student id (--student) and the file's content, so the same file always gets the same
+    cases and values leaked by one submission are useless to the next.
+    """
     from .report import dumps, to_gradescope, to_json, to_text
 
     if figures is None:
         figures = results_json.parent if results_json else Path("bpgrade-figures")
-    report = _run(submission, assignment, "grade", seed=seed, figures_dir=figures)
+    report = _run(submission, assignment, "grade", student=student, shared=shared, seed=seed, figures_dir=figures)
     if results_json:
         from .gradebook import atomic_write
 
@@ -143,17 +153,22 @@ def demo(as_json: bool) -> None:
               help="Output folder: results.jsonl (the log), gradebook.csv, feedback/, report/.")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
               help="Parallel sandbox slots (default: one per core).")
+@click.option("--shared-cases", "shared", is_flag=True,
+              help="Every submission gets the same hidden cases (comparisons, benchmarks; oracles run once), "
+                   "not fresh ones per submission.")
 @click.option("--seed", type=click.IntRange(min=0), default=None,
-              help="Per-student seed mixed with the hidden seed (default: hidden seed only).")
+              help="Another set of shared hidden cases, numbered N (implies --shared-cases).")
 @click.option("--resume", is_flag=True, help="Continue the log in --out: skip submissions already graded.")
 @click.option("--executor", default=None, metavar="tcp://HOST:PORT",
               help="Grade on a Dask cluster (scheduler address; needs the 'dask' extra).")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
-def batch_cmd(assignment: str, submissions: Path, out: Path, workers: int | None, seed: int | None,
-              resume: bool, executor: str | None, no_progress: bool) -> None:
+def batch_cmd(assignment: str, submissions: Path, out: Path, workers: int | None, shared: bool,
+              seed: int | None, resume: bool, executor: str | None, no_progress: bool) -> None:
     """Grade a folder or zip of SUBMISSIONS (files, per-student folders, or a Gradescope export).
 
-    Writes an fsynced results log, a gradebook CSV, per-submission feedback and an HTML class
+    Hidden cases are fresh per submission by default (keyed by the student id, the batch id or a
+    Gradescope export's submitter emails, and the file's content): a regrade of a Gradescope
+    export gets the cases Gradescope graded. Writes an fsynced results log, a gradebook CSV, per-submission feedback and an HTML class
     report into --out. Safe to kill at any moment; rerun with --resume to continue.
     """
     from .batch import BatchError, run_batch
@@ -161,7 +176,7 @@ def batch_cmd(assignment: str, submissions: Path, out: Path, workers: int | None
     from .submissions import DiscoveryError
 
     try:
-        summary = run_batch(assignment, submissions, out=out, workers=workers, seed=seed, resume=resume,
+        summary = run_batch(assignment, submissions, out=out, workers=workers, seed=seed, shared=shared, resume=resume,
                             executor=executor, progress=not no_progress)
     except OracleDisagreement as exc:
         _fail(str(exc), 3)

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import ast
 import builtins
+import copy
+import hashlib
 import importlib.util
 import math
 import threading
@@ -223,37 +225,79 @@ def _refine(v: Verdict, part: Part, case: Case, call: CallResult,
 
 # ------------------------------------------------------------------ the pipeline
 
-def _seed(mode: str, assignment_id: str, student_seed: int | None, base: Path | None) -> tuple[int, ...]:
-    if mode == "check":
-        return (project.PUBLIC_SEED,)
-    hidden = project.hidden_seed(assignment_id, base)
-    return (hidden,) if student_seed is None else (hidden, int(student_seed))
+def source_sha256(source: str) -> str:
+    """The content hash fresh hidden cases derive from: sha256 of the source text graded (what
+    :func:`autograder.load.load_source` gives) without its checker lines, as the Gradescope plugin
+    grades it, so a batch regrade of a Gradescope submission gets the same cases. A notebook and a
+    ``.py`` of the same code are different texts (the notebook's has cell markers) and get
+    different cases; the same file always gets the same ones."""
+    from .notebook import without_checker
+
+    try:
+        text = without_checker(source)
+    except (RecursionError, MemoryError, ValueError):  # a source ast cannot take: hash it as it is
+        text = source
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 class Grader:
     """Everything about one assignment that does not depend on the submission: the spec, the
-    seed, the oracles and every case with its expected outputs, prepared once and shared by
-    all submissions of a batch (thread-safe). Construct it after the sandboxes exist: it loads
-    torch and, in grading mode, the hidden reference."""
+    oracles and, for shared cases, the seed and every case with its expected outputs, prepared
+    once and shared by all submissions of a batch (thread-safe). Construct it after the
+    sandboxes exist: it loads torch and, in grading mode, the hidden reference and key.
 
-    def __init__(self, assignment: str, *, mode: str = "grade", seed: int | None = None,
+    Hidden cases are fresh by default: each submission gets cases derived from the assignment's
+    hidden key, the student id (``student``, "" if unknown) and the hash of its source
+    (:func:`source_sha256`), graded by a child Grader with its own cases and oracle outputs
+    (:meth:`for_submission`). ``shared=True`` (or a ``seed``: another shared set) gives every
+    submission the same hidden cases, for comparisons and benchmarks."""
+
+    def __init__(self, assignment: str, *, mode: str = "grade", seed: int | None = None, shared: bool = False,
                  base: Path | None = None, figures_dir: Path | None = None):
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}")
         self.mode = mode
         self.spec = project.load_assignment(assignment, base)
-        self.seeds = _seed(mode, assignment, seed, base)
+        self._key = project.assignment_key(assignment, base) if mode == "grade" else None
+        self.fresh = mode == "grade" and not shared and seed is None
+        self.seeds: tuple[int, ...] | None = (
+            (project.PUBLIC_SEED,) if mode == "check" else None if self.fresh else project.shared_case_seed(self._key, seed))
+        #: whether the zygote is handed every case's inputs up front: only public ones. Hidden ones
+        #: (shared or fresh) reach a worker only with the calls that use them, after the student's
+        #: module body has run: a file cannot read them at load time (print them, or precompute
+        #: answers from them)
+        self.preload = mode == "check"
         reference = project.load_reference(self.spec, base) if mode == "grade" else None
         self.oracles = Oracles(self.spec, torch_oracle=project.load_torch_oracle(self.spec), reference=reference)
         self.figures_dir = figures_dir
         self.assignment_file = str(self.spec.folder / "assignment.py")
+        self._tols = {key: {out: tol for p in parts for out, _, tol in self.spec.graded(p)}
+                      for key, parts in _groups(self.spec).items()}
+        self._fresh_state()
+
+    def _fresh_state(self) -> None:
         self._cases: dict[str, list[Case]] = {}
         self._shrunk: dict[str, list[Case]] = {}
         self._requests: dict[str, Request] = {}
         self._all_requests: list[Request] | None = None
-        self._tols = {key: {out: tol for p in parts for out, _, tol in self.spec.graded(p)}
-                      for key, parts in _groups(self.spec).items()}
         self._lock = threading.Lock()
+
+    def with_seeds(self, seeds: tuple[int, ...], *, preload: bool = False) -> "Grader":
+        """A Grader for the cases of ``seeds``, sharing the spec and the oracle modules but with
+        its own cases and oracle outputs (dropped with it)."""
+        child = copy.copy(self)
+        child.fresh, child.seeds, child.preload = False, seeds, preload
+        child.oracles = Oracles(self.spec, torch_oracle=self.oracles.torch, reference=self.oracles.reference)
+        child._fresh_state()
+        return child
+
+    def for_submission(self, source: str, student: str = "") -> "Grader":
+        """The Grader of this submission's hidden cases: itself for shared cases, else a child
+        for the fresh cases of (student, source) (see the class docstring)."""
+        if not self.fresh:
+            return self
+        return self.with_seeds(project.submission_case_seed(self._key, student=student or "",
+                                                            source_sha256=source_sha256(source)))
 
     @property
     def public(self) -> bool:
@@ -262,6 +306,9 @@ class Grader:
     def cases(self, key: str) -> list[Case]:
         """The group's cases; a random one on which a modelled mistake of the group's parts or
         a trivial answer gives the right answer is drawn again (see :func:`cases.generate`)."""
+        if self.seeds is None:
+            raise RuntimeError("fresh hidden cases depend on the submission: use for_submission(source, student), "
+                               "or a Grader with shared=True")
         with self._lock:
             if key not in self._cases:
                 parts = _groups(self.spec)[key]
@@ -324,7 +371,13 @@ class Grader:
             return self._shrunk[case.id]
 
     def prepare(self) -> "Grader":
-        """Generate every case and compute its expected outputs now (oracles run once)."""
+        """Generate every case and compute its expected outputs now (oracles run once). With
+        fresh cases there is nothing to share: one set of cases is computed and dropped, so torch
+        and the reference are warm (before a pool forks) and a disagreement of the oracles stops
+        grading before any submission is graded."""
+        if self.fresh:
+            self.with_seeds(project.shared_case_seed(self._key)).prepare()
+            return self
         for key, parts in _groups(self.spec).items():
             for case in self.cases(key):
                 self.expected(parts[0], case)
@@ -336,24 +389,24 @@ class Grader:
                       oracles=self.oracles.names, seed=None if self.mode == "grade" else self.seeds[0],
                       max_score=self.spec.max_score)
 
-    def grade_path(self, path: str | Path, sandbox: Sandbox) -> Report:
+    def grade_path(self, path: str | Path, sandbox: Sandbox, *, student: str = "") -> Report:
         try:
             source = load_source(path, prefer=self.spec.id)
         except SubmissionError as exc:
             return _unloadable(self.new_report(), self.spec, "load_error", str(exc))
-        return self.grade_source(source, sandbox)
+        return self.grade_source(source, sandbox, student=student)
 
-    def grade_source(self, source: str, sandbox: Sandbox) -> Report:
+    def grade_source(self, source: str, sandbox: Sandbox, *, student: str = "") -> Report:
+        """Grade ``source``; ``student`` (an id, "" if unknown) keys its fresh hidden cases."""
+        if self.fresh:
+            return self.for_submission(source, student).grade_source(source, sandbox)
         spec, report = self.spec, self.new_report()
         forbidden = forbidden_imports(source)
         if forbidden:
             report.notes.append(f"forbidden import(s): {', '.join(forbidden)}")
             return _unloadable(report, spec, "forbidden_import",
                                f"the submission imports {', '.join(forbidden)}; use numpy only")
-        if self.public:
-            # public inputs may sit in the zygote, so workers start with them; hidden ones reach a
-            # worker only with the calls that use them, after the student's module body has run:
-            # a file cannot read them at load time (and print them, or precompute answers)
+        if self.preload:  # public cases: workers start with their inputs, calls send references
             sandbox.preload(self.requests())
         with Submission(sandbox, source, self.assignment_file, load_timeout=spec.time_limit * 2) as sub:
             load = sub.load()
@@ -434,18 +487,21 @@ def _short(text: str, cap: int = 80) -> str:
 
 
 def grade(submission: str | Path | None = None, *, assignment: str, mode: str = "grade",
-          seed: int | None = None, source: str | None = None, sandbox: Sandbox | None = None,
-          base: Path | None = None, figures_dir: Path | None = None, limits: Limits | None = None) -> Report:
+          student: str = "", shared: bool = False, seed: int | None = None, source: str | None = None,
+          sandbox: Sandbox | None = None, base: Path | None = None, figures_dir: Path | None = None,
+          limits: Limits | None = None) -> Report:
     """Grade one submission (a path, or ``source`` text). ``mode="check"`` is the student's
-    local check: public cases, torch oracle only, no hidden material needed."""
+    local check: public cases, torch oracle only, no hidden material needed. In grading mode the
+    hidden cases are fresh for (``student``, the source) unless ``shared`` or a ``seed`` (a
+    shared set) is given (see :class:`Grader`)."""
     own_sandbox = sandbox is None
     if own_sandbox:  # start the zygote before any reference or hidden case is loaded
         sandbox = Sandbox(limits=limits or Limits())
     try:
-        grader = Grader(assignment, mode=mode, seed=seed, base=base, figures_dir=figures_dir)
+        grader = Grader(assignment, mode=mode, seed=seed, shared=shared, base=base, figures_dir=figures_dir)
         if source is None:
-            return grader.grade_path(submission, sandbox)
-        return grader.grade_source(source, sandbox)
+            return grader.grade_path(submission, sandbox, student=student)
+        return grader.grade_source(source, sandbox, student=student)
     finally:
         if own_sandbox:
             sandbox.close()

@@ -2,7 +2,8 @@
 
 The zip is ``otter generate``'s (setup.sh, run_autograder, run_otter.py, environment.yml,
 otter_config.json, tests/) plus ``bpgrade/``: this package's source, the assignment folder, the
-hidden reference and a ``solutions/grading.toml`` holding the hidden seed. setup.sh installs
+hidden reference and a ``solutions/grading.toml`` holding this assignment's hidden key (derived
+from the course secret, which never leaves the instructor's machine). setup.sh installs
 them (torch from the CPU wheel index) and makes ``bpgrade/solutions`` readable by root only;
 the sandbox's workers run as another uid. otter_config.json enables
 :class:`autograder.otter_plugin.BpgradePlugin`, which grades in otter's parent process.
@@ -36,7 +37,7 @@ ENGINE_SKIP = ("__pycache__",)
 
 SETUP_SH_TAIL = f"""
 # ---- bpgrade ----------------------------------------------------------------------------------
-# The hidden reference and seed (bpgrade/solutions) are readable by root only: bpgrade's sandbox
+# The hidden reference and key (bpgrade/solutions) are readable by root only: bpgrade's sandbox
 # runs student code as another uid. /root stays traversable so that uid can import the standard
 # library and numpy from the otter-env under /root/miniforge3.
 chmod -R go-rwx {{ag}}/source/{BUNDLE}/solutions
@@ -90,10 +91,11 @@ def _bundle_files(assignment: str, base: Path) -> dict[str, bytes | Path]:
     if not reference.is_file():
         raise GradescopeError(f"no reference solution at {reference}: the autograder needs it")
     files[f"{BUNDLE}/solutions/{assignment}.py"] = reference
-    seed = project.hidden_seed(assignment, base)  # resolved now ($BPGRADE_HIDDEN_SEED applies)
+    key = project.assignment_key(assignment, base)  # resolved now ($BPGRADE_HIDDEN_SECRET applies)
     files[f"{BUNDLE}/solutions/grading.toml"] = (
         "# Hidden grading configuration of this autograder: never shown to students.\n"
-        f"hidden_seed = {seed}\n").encode()
+        "# This assignment's hidden key (HMAC of the course secret, which is not here).\n"
+        f'[{assignment}]\nhidden_key = "{key.hex()}"\n').encode()
     files[f"{BUNDLE}/pyproject.toml"] = base / "pyproject.toml"
     files[f"{BUNDLE}/README.md"] = (
         f"bpgrade, bundled for the Gradescope autograder of `{assignment}`.\n").encode()

@@ -8,7 +8,7 @@ Layout of the bundle (the repository's own layout, minus ``solutions/`` and ``te
     assignments/<id>/   instructions, parts, case generators, torch oracle (all public)
     student_template/   <id>.py stubs and <id>.ipynb notebooks
 
-``build()`` refuses to finish if any file it wrote contains the hidden seed or a line of a
+``build()`` refuses to finish if any file it wrote contains the hidden secret or key, or a line of a
 reference solution that the public files do not also contain.
 """
 from __future__ import annotations
@@ -49,16 +49,14 @@ def _squeeze(text: str) -> str:
 
 
 def hidden_markers(base: Path | None = None, assignments: list[str] | None = None) -> list[str]:
-    """Strings that must never reach a student: the hidden seed(s), and the body of every
+    """Strings that must never reach a student: the hidden secret and keys (hex), and the body of every
     reference function (docstring removed, whitespace squeezed out) of at least
     ``MIN_BODY`` characters, for the functions students write. Single lines and helpers are not
     markers: the public assignment folders legitimately share short expressions with the
     reference (e.g. a stable sigmoid, a forward pass)."""
     base = base or project.root()
     markers = []
-    config = project.grading_config(base)
-    seeds = [config.get("hidden_seed")] + [v.get("hidden_seed") for v in config.values() if isinstance(v, dict)]
-    markers += [str(s) for s in seeds if isinstance(s, int) and not isinstance(s, bool)]
+    markers += project.secret_markers(base)
     for aid in assignments or project.assignment_ids(base):
         ref = project.solution_path(aid, base)
         if not ref.is_file():

@@ -23,7 +23,10 @@ Configured in the autograder zip's ``otter_config.json`` (written by ``bpgrade g
                   {"assignment": "<assignment id>", "bundle": "bpgrade", "visibility": "visible"}}]}
 
 ``bundle`` is the project root inside the zip (``source/bpgrade``): assignment folder, hidden
-reference and hidden seed.
+reference and this assignment's hidden key (never the course secret). The hidden cases are fresh
+for the submission: keyed by the submitters' emails from Gradescope's
+``submission_metadata.json`` (else its submission id) and the graded source, as a batch regrade
+of a Gradescope export keys them (:func:`autograder.batch.student_key`).
 """
 from __future__ import annotations
 
@@ -141,10 +144,10 @@ class BpgradePlugin(AbstractOtterPlugin):
                 continue
             shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
         _neutralise(submission)
-        self.data = self._grade(source, options, ag_dir)
+        self.data = self._grade(source, options, ag_dir, student=_student(ag_dir))
         atomic_write(self.results_path, json.dumps(self.data, indent=2, allow_nan=False))
 
-    def _grade(self, source, options: dict, ag_dir: Path) -> dict:
+    def _grade(self, source, options: dict, ag_dir: Path, student: str = "") -> dict:
         from .grade import Grader
         from .run import Sandbox
 
@@ -156,7 +159,8 @@ class BpgradePlugin(AbstractOtterPlugin):
         try:
             with Sandbox() as sandbox:  # forked before the reference or any hidden case is loaded
                 public = Grader(options["assignment"], mode="check", base=base).grade_source(source, sandbox)
-                hidden = Grader(options["assignment"], mode="grade", base=base).grade_source(source, sandbox)
+                hidden = Grader(options["assignment"], mode="grade", base=base).grade_source(
+                    source, sandbox, student=student)
         except Exception as exc:  # a grader bug or a broken zip: say so, do not crash otter
             return error_results(f"bpgrade could not grade this submission ({type(exc).__name__}: {exc}); "
                                  "please tell your instructor", _max_score(options["assignment"], base))
@@ -176,6 +180,23 @@ class BpgradePlugin(AbstractOtterPlugin):
 
     def generate_report(self) -> str:
         return getattr(self, "text", "")
+
+
+def _student(ag_dir: Path) -> str:
+    """The student key of this submission (see :func:`autograder.project.student_key`): its users'
+    emails from Gradescope's submission_metadata.json, else ``submission_<id>`` (the folder name
+    of a Gradescope export), else "" (no metadata: a local ``otter run``)."""
+    from .project import student_key
+
+    try:
+        meta = json.loads((ag_dir / "submission_metadata.json").read_text())
+    except (OSError, ValueError):
+        return ""
+    if not isinstance(meta, dict):
+        return ""
+    users = meta.get("users") if isinstance(meta.get("users"), list) else []
+    emails = [u.get("email") for u in users if isinstance(u, dict)]
+    return student_key(emails=emails, fallback=f"submission_{meta['id']}" if meta.get("id") is not None else "")
 
 
 def _read_source(submission: Path, assignment: str):

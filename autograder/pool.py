@@ -4,10 +4,12 @@ Layout (Linux, the default)::
 
     pool owner (this process: the batch runner, a Dask worker...)
       ├─ N zygotes, started first (fresh interpreters: no torch, no reference, no hidden case)
-      ├─ one Grader, prepared once: every hidden case and its oracle outputs
-      └─ N grader processes, forked after that (so the oracle work is done once and shared):
-           each owns one sandbox, grades one submission at a time and returns a plain JSON
-           record over its socket
+      ├─ one Grader, prepared once: torch and the reference warm; with shared cases (``shared``
+      │        or a ``seed``) every hidden case and its oracle outputs too
+      └─ N grader processes, forked after that (so that work is done once and shared): each
+           owns one sandbox, grades one submission at a time (with fresh cases, computing that
+           submission's cases and oracle outputs first) and returns a plain JSON record over
+           its socket
 
 Forked grader processes give each slot its own interpreter, so judging (pure Python) runs on
 all cores instead of queueing on one GIL. Elsewhere (no ``fork``, the spawn fallback, or a pool
@@ -49,12 +51,12 @@ class Pool:
     grader processes (default where possible, see the module docstring) or in threads."""
 
     def __init__(self, assignment: str, *, workers: int | None = None, seed: int | None = None,
-                 base: Path | None = None, limits=None, version: str | None = None,
+                 shared: bool = False, base: Path | None = None, limits=None, version: str | None = None,
                  processes: bool | None = None):
         from .grade import Grader
         from .isolation import Limits
 
-        self.assignment, self.seed, self.base = assignment, seed, base
+        self.assignment, self.seed, self.shared, self.base = assignment, seed, shared, base
         self.workers = max(1, workers or os.cpu_count() or 1)
         self.limits = limits or Limits()
         self.slots: list = []
@@ -63,15 +65,16 @@ class Pool:
         self.sandboxes = start_sandboxes(self.workers, self.limits)
         try:
             t0 = time.perf_counter()
-            self.grader = Grader(assignment, mode="grade", seed=seed, base=base, figures_dir=None).prepare()
+            self.grader = Grader(assignment, mode="grade", seed=seed, shared=shared, base=base,
+                                 figures_dir=None).prepare()
             self.prepare_seconds = time.perf_counter() - t0
-            self.version = version or grader_version(assignment, seed=seed, base=base)
+            self.version = version or grader_version(assignment, seed=seed, shared=shared, base=base)
             self.spec = self.grader.spec
             self.processes = can_fork_graders(self.sandboxes) if processes is None else processes
             for box in self.sandboxes:
                 slot = LocalSlot(self.grader, box, self.limits, self.version)
                 self.slots.append(ForkedSlot(slot, others=self.slots, boxes=self.sandboxes) if self.processes else slot)
-        except BaseException:  # no hidden seed, oracles disagree...: stop the zygotes too
+        except BaseException:  # no hidden secret, oracles disagree...: stop the zygotes too
             self.close()
             raise
         self._free: queue.Queue = queue.Queue()
@@ -100,14 +103,17 @@ class Pool:
                     if self._alive == 0:
                         self._free.put(None)
 
-    def grade(self, path: Path) -> dict:
-        """The verdict part of a record for the submission at ``path``. Never raises for a
-        submission's behaviour; raises OracleDisagreement (a grader bug: stop everything)."""
+    def grade(self, path: Path, student: str = "") -> dict:
+        """The verdict part of a record for the submission at ``path`` (``student`` keys its
+        fresh hidden cases). Never raises for a submission's behaviour; raises
+        OracleDisagreement (a grader bug: stop everything)."""
         with self._borrow() as slot:
-            return slot.grade(path)
+            return slot.grade(path, student)
 
     def grade_all(self, items: list, on_record: Callable[[Any, dict], None], *,
-                  path: Callable[[Any], Path] = lambda item: item.path, ahead: int = PREFETCH) -> None:
+                  path: Callable[[Any], Path] = lambda item: item.path,
+                  student: Callable[[Any], str] = lambda item: getattr(item, "student_key", ""),
+                  ahead: int = PREFETCH) -> None:
         """Grade every item, calling ``on_record(item, verdict)`` as each is done (from one
         thread per slot borrowed). Each slot has up to ``ahead`` submissions handed over, so
         its grader process starts the next one while ours files the last verdict. A slot whose
@@ -132,7 +138,7 @@ class Pool:
                                 except queue.Empty:
                                     break
                                 handed.append(item)
-                                slot.submit(path(item))
+                                slot.submit(path(item), student(item))
                             if not handed:
                                 return
                             item = handed.popleft()
@@ -217,17 +223,17 @@ class LocalSlot:
         self.dead = False
         self._handed: deque = deque()  #: submitted, not yet collected
 
-    def submit(self, path: Path) -> None:
-        self._handed.append(path)
+    def submit(self, path: Path, student: str = "") -> None:
+        self._handed.append((path, student))
 
     def collect(self) -> dict:
-        return self.grade(self._handed.popleft())
+        return self.grade(*self._handed.popleft())
 
     def drain(self) -> None:
         """Forget what was handed over and not collected."""
         self._handed.clear()
 
-    def grade(self, path: Path) -> dict:
+    def grade(self, path: Path, student: str = "") -> dict:
         from .oracle import OracleDisagreement
         from .report import to_json
 
@@ -235,7 +241,7 @@ class LocalSlot:
         for attempt in range(2):
             t0 = time.perf_counter()
             try:
-                report = self.grader.grade_path(path, self.box)
+                report = self.grader.grade_path(path, self.box, student=student)
             except OracleDisagreement:
                 raise
             except Exception as exc:  # noqa: BLE001 - a grader-side failure; replace the sandbox
@@ -291,11 +297,11 @@ class ForkedSlot:
         self._failure: BaseException | None = None
         self._outstanding = 0  #: handed over, verdict not yet collected
 
-    def submit(self, path: Path) -> None:
+    def submit(self, path: Path, student: str = "") -> None:
         """Hand the grader process a submission; it grades them in the order handed over."""
         self._outstanding += 1
         try:
-            _send(self.sock, {"path": str(path)})
+            _send(self.sock, {"path": str(path), "student": student})
         except OSError as exc:  # it died: collect() reports it
             self._failure = self._failure or exc
 
@@ -328,8 +334,8 @@ class ForkedSlot:
             raise OracleDisagreement(reply["fatal"])
         return reply["record"]
 
-    def grade(self, path: Path) -> dict:
-        self.submit(path)
+    def grade(self, path: Path, student: str = "") -> dict:
+        self.submit(path, student)
         return self.collect()
 
     def close(self) -> None:
@@ -376,7 +382,7 @@ def _forked_grader(local: LocalSlot, sock: socket.socket, others: list[ForkedSlo
             except (EOFError, OSError):
                 return
             try:
-                _send(sock, {"record": local.grade(Path(request["path"]))})
+                _send(sock, {"record": local.grade(Path(request["path"]), request.get("student", ""))})
             except OracleDisagreement as exc:
                 _send(sock, {"fatal": str(exc)})
     finally:
@@ -458,10 +464,12 @@ _ENGINE_FILES = ("cases.py", "compare.py", "diagnose.py", "grade.py", "isolation
                  "report.py", "run.py", "score.py", "spec.py", "transport.py", "worker.py", "zygote.py")
 
 
-def grader_version(assignment: str, *, seed: int | None = None, base: Path | None = None) -> str:
+def grader_version(assignment: str, *, seed: int | None = None, shared: bool = False,
+                   base: Path | None = None) -> str:
     """``<package version>+<fingerprint>``. The fingerprint hashes the engine, the assignment,
-    its oracle and hidden reference, and the seeds together, so changing any of them regrades;
-    the seed itself is never written anywhere (recovering it needs the hidden reference)."""
+    its oracle and hidden reference, the assignment's hidden key and the case mode (fresh,
+    shared, a seed) together, so changing any of them regrades; the key itself is never written
+    anywhere (a 256-bit key behind sha256 cannot be recovered from the fingerprint)."""
     import hashlib
 
     from . import __version__
@@ -474,6 +482,6 @@ def grader_version(assignment: str, *, seed: int | None = None, base: Path | Non
         h.update(name.encode() + b"\0" + (path.read_bytes() if path.is_file() else b"") + b"\0")
     for path in sorted(spec.folder.glob("*.py")) + [project.solution_path(assignment, base)]:
         h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
-    seeds = (project.hidden_seed(assignment, base),) + (() if seed is None else (int(seed),))
-    h.update(repr(seeds).encode())
+    mode = "fresh" if seed is None and not shared else f"shared:{'' if seed is None else int(seed)}"
+    h.update(project.assignment_key(assignment, base) + b"\0" + mode.encode())
     return f"{__version__}+{h.hexdigest()[:16]}"

@@ -485,7 +485,7 @@ def run(assignment: str, *, sandbox, progress: Callable[[Outcome], None] | None 
     from .grade import Grader
 
     suite = load(assignment, base)
-    grader = Grader(assignment, mode="grade", base=base).prepare()
+    grader = Grader(assignment, mode="grade", shared=True, base=base).prepare()  # one set of cases for all checks
     outcomes: list[Outcome] = []
 
     def record(kind: str, ident: str, verdict: tuple[bool, str]) -> None:

@@ -1,6 +1,9 @@
 """Batch grading throughput: 1000 synthetic mse_two_layer submissions, isolation on.
 
-    python bench/bench_batch.py [--n 1000] [--workers N] [--repeat 3] [--keep DIR]
+    python bench/bench_batch.py [--n 1000] [--workers N] [--repeat 3] [--keep DIR] [--shared-cases]
+
+Hidden cases are fresh per submission (each computes its own oracle outputs), as in a real
+batch; ``--shared-cases`` gives every submission the same ones (oracles run once).
 
 Prints, for each of ``--repeat`` runs on one pool, throughput (submissions/s, grading only,
 after start-up), ms per submission, the in-process floor measured right after it (the
@@ -72,6 +75,7 @@ def in_process_floor(grader, n: int) -> float:
 
     spec = grader.spec
     ref = project.load_reference(spec)
+    grader = grader.for_submission("", "")  # fresh cases: any one submission's
     plan = []
     for key, parts in _groups(spec).items():
         fn = spec.function(parts[0].function)
@@ -99,6 +103,7 @@ def main() -> None:
     ap.add_argument("--keep", type=Path, default=None, help="write submissions and output here")
     ap.add_argument("--repeat", type=int, default=3, help="timed runs (each into a fresh output folder); "
                     "the machine's speed varies between runs, so the median is reported")
+    ap.add_argument("--shared-cases", action="store_true", help="every submission gets the same hidden cases")
     opts = ap.parse_args()
 
     from autograder.batch import Pool, run_batch
@@ -114,7 +119,7 @@ def main() -> None:
           f"{opts.workers} worker slots on {os.cpu_count()} cores")
     with PeakRSS() as mem:
         t0 = time.perf_counter()
-        pool = Pool("mse_two_layer", workers=opts.workers)
+        pool = Pool("mse_two_layer", workers=opts.workers, shared=opts.shared_cases)
         startup = time.perf_counter() - t0
         runs = []  # (summary, mean seconds inside a slot, floor measured right after it)
         try:
@@ -127,8 +132,8 @@ def main() -> None:
         finally:
             pool.close()
 
-    print(f"start-up (zygotes + torch + oracles for {sum(len(pool.grader.cases(k)) for k in pool.grader._cases)} "
-          f"shared cases, once): {startup:.2f} s")
+    print(f"start-up (zygotes + torch + oracles, {'shared' if opts.shared_cases else 'fresh'} cases; "
+          f"prepare {pool.prepare_seconds:.2f} s): {startup:.2f} s")
     ratios = []
     for r, (summary, in_slot, floor) in enumerate(runs, 1):
         isolated = summary.seconds / summary.graded

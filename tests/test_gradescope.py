@@ -202,7 +202,7 @@ def test_build_refuses_to_write_a_zip_whose_reference_does_not_score_full_marks(
                     ignore=shutil.ignore_patterns("__pycache__"))
     (base / "solutions").mkdir()
     (base / "solutions" / f"{LR}.py").write_text(BUGGY)  # a reference with a bug the torch oracle sees
-    (base / "solutions" / "grading.toml").write_text("hidden_seed = 4242\n")
+    (base / "solutions" / "grading.toml").write_text(f'hidden_secret = "{"42" * 32}"\n')
     (base / "student_template").mkdir()
     shutil.copyfile(notebook.stub_path(LR), base / "student_template" / f"{LR}.py")
     shutil.copyfile(project.root() / "pyproject.toml", base / "pyproject.toml")

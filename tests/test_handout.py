@@ -51,9 +51,8 @@ def test_handout_contains_nothing_hidden(bundle):
     assert not [p for p in texts if "__pycache__" in p or p.endswith(".pyc")]
     blob = "\n".join(texts.values())
     squeezed = "".join(blob.split())
-    # the hidden seed
-    seed = project.hidden_seed(LR)
-    assert str(seed) not in blob
+    # the hidden secret and keys
+    assert project.secret_markers() and not [m for m in project.secret_markers() if m in blob]
     # the reference solutions: every graded function's body, and every distinctive line
     for marker in handout.hidden_markers():
         assert marker not in blob and marker not in squeezed, marker[:60]
@@ -69,7 +68,7 @@ def test_handout_contains_nothing_hidden(bundle):
                 assert line not in blob, (aid, line)
     # hidden expected values: outputs of the hidden cases, as printed by repr and %.10g
     for aid in (LR,):
-        grader = Grader(aid, mode="grade")
+        grader = Grader(aid, mode="grade", shared=True)
         found = []
         for key, parts in _groups(grader.spec).items():
             for case in grader.cases(key)[:3]:

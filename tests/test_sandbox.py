@@ -254,18 +254,19 @@ RESULT["workdir"] = os.listdir(".")
 @pytest.mark.slow
 @needs_root
 def test_grader_environment_and_cmdline_hold_no_secret(monkeypatch):
-    """The hidden seed lives in solutions/grading.toml; even if the grader's own environment had
+    """The hidden secret lives in solutions/grading.toml; even if the grader's own environment had
     it, the zygote and the worker start from a clean environment, and the grader's
     /proc/<pid>/environ is unreadable from the worker (other uid, and the grader is undumpable)."""
-    monkeypatch.setenv("BPGRADE_HIDDEN_SEED", "424242")
+    secret = "4242" * 16
+    monkeypatch.setenv("BPGRADE_HIDDEN_SECRET", secret)
     with Sandbox() as box:
         zygote = box._zygote.pid
         with open(f"/proc/{zygote}/environ", "rb") as fh:
-            assert b"424242" not in fh.read()
+            assert secret.encode() not in fh.read()
         with open(f"/proc/{zygote}/cmdline", "rb") as fh:
-            assert b"424242" not in fh.read()
+            assert secret.encode() not in fh.read()
         with open(f"/proc/{os.getpid()}/cmdline", "rb") as fh:
-            assert b"424242" not in fh.read() and b"hidden_seed" not in fh.read()
+            assert secret.encode() not in fh.read() and b"hidden_secret" not in fh.read()
         result, _ = probe(box, f"""
 RESULT["env"] = dict(os.environ)
 for pid in ({os.getpid()}, os.getppid()):
@@ -274,9 +275,9 @@ for pid in ({os.getpid()}, os.getppid()):
     except OSError as exc:
         RESULT[str(pid)] = type(exc).__name__
 """)
-    assert "424242" not in json.dumps(result)
-    seed_file = project.root() / "solutions" / "grading.toml"
-    assert seed_file.is_file() and "hidden_seed" in seed_file.read_text()
+    assert secret not in json.dumps(result)
+    secret_file = project.root() / "solutions" / "grading.toml"
+    assert secret_file.is_file() and "hidden_secret" in secret_file.read_text()
 
 
 @pytest.mark.slow

@@ -15,7 +15,7 @@ IDS = project.assignment_ids()
 
 
 def _graders(aid):
-    return Grader(aid, mode="grade").prepare(), Grader(aid, mode="check").prepare()
+    return Grader(aid, mode="grade", shared=True).prepare(), Grader(aid, mode="check").prepare()
 
 
 def _earned(report):
@@ -103,7 +103,7 @@ def test_probe_and_property_parts_count_only_beside_a_right_random_case(grade_so
         fn = spec.function(part.function)
         for case in hidden.cases(part.cases_key):
             tables.setdefault(fn.name, []).append((selftest._call_args(fn, case.inputs), hidden.expected(part, case)))
-    report = grade_source(aid, selftest.table_source(spec, tables))
+    report = grade_source(aid, selftest.table_source(spec, tables), shared=True)
     for part in paired:
         result = part_of(report, part.name)
         assert result.score == 0 and result.passed == 0, part.name
@@ -151,7 +151,8 @@ def _overflows(fn, *args):
 
 
 def _probe_inputs(aid, part, seed):
-    return {c.probe: c.inputs for c in cases.generate(project.load_assignment(aid).part(part), (seed,))}
+    seeds = seed if isinstance(seed, tuple) else (seed,)
+    return {c.probe: c.inputs for c in cases.generate(project.load_assignment(aid).part(part), seeds)}
 
 
 def _differ(a, b):
@@ -224,7 +225,7 @@ def test_probes_vary_with_the_seed_and_keep_their_purpose(aid):
     """The public and the hidden seed never share a probe (so answers copied from a local check
     are worth nothing), the same seed always gives the same one, and on every seed each probe
     still fails the naive formula it is there for."""
-    hidden = project.hidden_seed(aid)
+    hidden = project.shared_case_seed(project.assignment_key(aid))
     for part in project.load_assignment(aid).parts:
         if isinstance(part.cases, Probes):
             public, secret = _probe_inputs(aid, part.name, project.PUBLIC_SEED), _probe_inputs(aid, part.name, hidden)
