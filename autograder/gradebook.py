@@ -20,6 +20,7 @@ import threading
 from pathlib import Path
 
 from .report import CaseResult, PartResult, Report, to_gradescope, to_text
+from .safetext import csv_cell, shown
 
 LOG_NAME = "results.jsonl"
 GRADEBOOK_NAME = "gradebook.csv"
@@ -196,10 +197,7 @@ def report_from_json(data: dict) -> Report:
     )
 
 
-def _cell(value) -> str:
-    """A CSV text cell that a spreadsheet will not run as a formula."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+_cell = csv_cell  #: a CSV text cell: one line, controls escaped, never a formula
 
 
 def _num(x: float) -> str:
@@ -220,7 +218,8 @@ def gradebook_csv(records: list[dict], part_names: list[str]) -> str:
                 _cell(rec["id"]), _cell(person.get("sid", "")), _cell(person.get("name", "")),
                 _cell(person.get("email", "")), _num(rec.get("score", 0.0)), _num(rec.get("max_score", 0.0)),
                 *[_num(parts[name]) if name in parts else "" for name in part_names],
-                rec.get("status", ""), " ".join(rec.get("diagnoses", [])), f"{rec.get('seconds', 0.0):.3f}",
+                _cell(rec.get("status", "")), _cell(" ".join(rec.get("diagnoses", []))),
+                f"{rec.get('seconds', 0.0):.3f}",
             ])
     return buf.getvalue()
 
@@ -230,7 +229,7 @@ def feedback_files(record: dict) -> dict[str, str]:
     from .report import dumps
 
     if record.get("status") != DONE or "report" not in record:
-        text = f"grading did not finish: {record.get('error', 'unknown grader error')}\n"
+        text = shown(f"grading did not finish: {record.get('error', 'unknown grader error')}") + "\n"
         return {f"{record['id']}.txt": text}
     report = report_from_json(record["report"])
     return {
