@@ -83,13 +83,15 @@ class BatchSummary:
 def run_batch(assignment: str, submissions: str | Path, *, out: str | Path, workers: int | None = None,
               seed: int | None = None, resume: bool = False, executor: str | None = None,
               progress: bool = True, chunk_size: int = 8, base: Path | None = None, limits=None,
-              pool: Pool | None = None, limit: int | None = None) -> BatchSummary:
+              pool: Pool | None = None, limit: int | None = None,
+              submission_timeout: float | None = None) -> BatchSummary:
     """Grade every submission under ``submissions`` into ``out`` (see the module docstring).
 
     ``resume=True`` continues a previous run into the same ``out``: submissions whose (id,
     content hash, grader version) is already in the log are skipped. ``limit`` stops after that
     many submissions were graded in this run (for tests and dry runs). ``pool`` lends an
-    already-started Pool (tests, benchmarks); it is not closed here.
+    already-started Pool (tests, benchmarks); it is not closed here. ``submission_timeout``:
+    wall-clock seconds per submission (default ``grade.SUBMISSION_TIMEOUT``; a lent pool keeps its own).
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -137,12 +139,12 @@ def run_batch(assignment: str, submissions: str | Path, *, out: str | Path, work
         t_grade = time.perf_counter()
         if todo:
             if executor:
-                _run_dask(executor, assignment, seed, base, todo, on_record, chunk_size)
+                _run_dask(executor, assignment, seed, base, todo, on_record, chunk_size, submission_timeout)
                 startup = 0.0
             else:
                 if pool is None:
                     own_pool = pool = Pool(assignment, workers=workers, seed=seed, base=base, limits=limits,
-                                           version=version)
+                                           version=version, submission_timeout=submission_timeout)
                 startup = time.perf_counter() - t_grade
                 t_grade = time.perf_counter()
                 pool.grade_all(todo, on_record)
@@ -209,8 +211,9 @@ _WORKER_POOLS: dict[tuple, Pool] = {}
 _WORKER_POOLS_LOCK = threading.Lock()
 
 
-def _worker_pool(assignment: str, seed: int | None, base: str | None) -> Pool:
-    key = (assignment, seed, base)
+def _worker_pool(assignment: str, seed: int | None, base: str | None,
+                 submission_timeout: float | None = None) -> Pool:
+    key = (assignment, seed, base, submission_timeout)
     with _WORKER_POOLS_LOCK:
         if key not in _WORKER_POOLS:
             slots = None
@@ -221,17 +224,19 @@ def _worker_pool(assignment: str, seed: int | None, base: str | None) -> Pool:
                 slots = getattr(getattr(w, "state", None), "nthreads", None) or getattr(w, "nthreads", None)
             except (ImportError, ValueError):
                 pass
-            pool = Pool(assignment, workers=slots, seed=seed, base=Path(base) if base else None)
+            pool = Pool(assignment, workers=slots, seed=seed, base=Path(base) if base else None,
+                        submission_timeout=submission_timeout)
             atexit.register(pool.close)
             _WORKER_POOLS[key] = pool
         return _WORKER_POOLS[key]
 
 
 def grade_chunk(assignment: str, seed: int | None, base: str | None,
-                payloads: list[tuple[str, str, bytes]]) -> list[tuple[str, dict]]:
+                payloads: list[tuple[str, str, bytes]], submission_timeout: float | None = None
+                ) -> list[tuple[str, dict]]:
     """Runs on a Dask worker: grade (id, file name, bytes) payloads with this process's Pool
     (built once, cached), in parallel over its sandboxes. Returns plain (id, verdict) pairs."""
-    pool = _worker_pool(assignment, seed, base)
+    pool = _worker_pool(assignment, seed, base, submission_timeout)
     host = socket.gethostname()
     with tempfile.TemporaryDirectory(prefix="bpgrade-chunk-") as tmp:
         paths = {}
@@ -246,7 +251,7 @@ def grade_chunk(assignment: str, seed: int | None, base: str | None,
 
 
 def _run_dask(address: str, assignment: str, seed: int | None, base: Path | None, todo: list[Item],
-              on_record, chunk_size: int) -> None:
+              on_record, chunk_size: int, submission_timeout: float | None = None) -> None:
     try:
         from distributed import Client, as_completed
     except ImportError:
@@ -262,7 +267,8 @@ def _run_dask(address: str, assignment: str, seed: int | None, base: Path | None
 
         def submit(chunk):
             payloads = [(i.id, *_pack(i)) for i in chunk]
-            return client.submit(grade_chunk, assignment, seed, str(base) if base else None, payloads, pure=False)
+            return client.submit(grade_chunk, assignment, seed, str(base) if base else None, payloads,
+                                 submission_timeout, pure=False)
 
         futures = as_completed([submit(c) for _, c in zip(range(in_flight), pending)])
         for fut in futures:

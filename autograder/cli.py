@@ -12,14 +12,27 @@ from pathlib import Path
 import click
 
 from . import __version__, project
+from .safetext import shown
 from .oracle import OracleDisagreement
 from .spec import AuthorError
 
 _GRADE_DEFAULTS = {"seed": None}
 
 
+def _submission_timeout():
+    """The option shared by grade and batch (None: the API's default, grade.SUBMISSION_TIMEOUT,
+    read only when a command runs so the CLI starts without numpy)."""
+    return click.option("--submission-timeout", type=click.FloatRange(min=0, min_open=True), default=None,
+                        help="Wall-clock seconds one submission may take in all, loading included; "
+                             "parts not reached in time are `timeout` (default 60).")
+
+
+def _timeout_kwargs(submission_timeout: float | None) -> dict:
+    return {} if submission_timeout is None else {"submission_timeout": submission_timeout}
+
+
 def _fail(message: str, code: int = 2) -> None:
-    click.echo(f"bpgrade: {message}", err=True)
+    click.echo(shown(f"bpgrade: {message}"), err=True)  # may quote a student's file name
     sys.exit(code)
 
 
@@ -90,14 +103,16 @@ def check(assignment: str, submission: Path, as_json: bool) -> None:
               help="Per-student seed, mixed with the hidden seed (default: hidden seed only).")
 @click.option("--figures", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Folder for feedback figures (default: next to --results-json, else ./bpgrade-figures).")
+@_submission_timeout()
 def grade_cmd(assignment: str, submission: Path, as_json: bool, results_json: Path | None,
-              seed: int | None, figures: Path | None) -> None:
+              seed: int | None, figures: Path | None, submission_timeout: float | None) -> None:
     """Grade SUBMISSION with the hidden cases, the reference and torch.autograd."""
     from .report import dumps, to_gradescope, to_json, to_text
 
     if figures is None:
         figures = results_json.parent if results_json else Path("bpgrade-figures")
-    report = _run(submission, assignment, "grade", seed=seed, figures_dir=figures)
+    report = _run(submission, assignment, "grade", seed=seed, figures_dir=figures,
+                  **_timeout_kwargs(submission_timeout))
     if results_json:
         from .gradebook import atomic_write
 
@@ -149,8 +164,9 @@ def demo(as_json: bool) -> None:
 @click.option("--executor", default=None, metavar="tcp://HOST:PORT",
               help="Grade on a Dask cluster (scheduler address; needs the 'dask' extra).")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
+@_submission_timeout()
 def batch_cmd(assignment: str, submissions: Path, out: Path, workers: int | None, seed: int | None,
-              resume: bool, executor: str | None, no_progress: bool) -> None:
+              resume: bool, executor: str | None, no_progress: bool, submission_timeout: float | None) -> None:
     """Grade a folder or zip of SUBMISSIONS (files, per-student folders, or a Gradescope export).
 
     Writes an fsynced results log, a gradebook CSV, per-submission feedback and an HTML class
@@ -162,13 +178,14 @@ def batch_cmd(assignment: str, submissions: Path, out: Path, workers: int | None
 
     try:
         summary = run_batch(assignment, submissions, out=out, workers=workers, seed=seed, resume=resume,
-                            executor=executor, progress=not no_progress)
+                            executor=executor, progress=not no_progress,
+                            **_timeout_kwargs(submission_timeout))
     except OracleDisagreement as exc:
         _fail(str(exc), 3)
     except (project.ProjectError, AuthorError, BatchError, LogLocked, DiscoveryError) as exc:
         _fail(str(exc))
     for line in summary.lines():
-        click.echo(line)
+        click.echo(shown(line))
     sys.exit(1 if summary.missing else 0)
 
 

@@ -50,7 +50,7 @@ class Pool:
 
     def __init__(self, assignment: str, *, workers: int | None = None, seed: int | None = None,
                  base: Path | None = None, limits=None, version: str | None = None,
-                 processes: bool | None = None):
+                 processes: bool | None = None, submission_timeout: float | None = None):
         from .grade import Grader
         from .isolation import Limits
 
@@ -64,6 +64,8 @@ class Pool:
         try:
             t0 = time.perf_counter()
             self.grader = Grader(assignment, mode="grade", seed=seed, base=base, figures_dir=None).prepare()
+            if submission_timeout is not None:  # before the grader processes fork: they inherit it
+                self.grader.submission_timeout = submission_timeout
             self.prepare_seconds = time.perf_counter() - t0
             self.version = version or grader_version(assignment, seed=seed, base=base)
             self.spec = self.grader.spec
