@@ -33,8 +33,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import classreport, gradebook, project
-from .gradebook import DONE, LOG_NAME, ResultsLog, current_records, is_failure
-from .pool import GRADER_ERROR, Pool, grader_version
+from .gradebook import DONE, GRADER_ERROR, LOG_NAME, ResultsLog, current_records, is_failure
+from .pool import Pool, grader_version
 from .submissions import Item, discover
 
 __all__ = ["BatchError", "BatchSummary", "Pool", "grader_version", "run_batch"]
@@ -62,6 +62,9 @@ class BatchSummary:
     report: Path
     missing: list[str] = field(default_factory=list)
     repaired_bytes: int = 0
+    not_submissions: dict[str, str] = field(default_factory=dict)  #: entry -> why it was not graded
+    errors: dict[str, str] = field(default_factory=dict)  #: submission id -> the grader's failure
+    notes: list[str] = field(default_factory=list)  #: e.g. names that clean up to the same id
 
     def lines(self) -> list[str]:
         out = [
@@ -74,6 +77,13 @@ class BatchSummary:
         ]
         if self.repaired_bytes:
             out.append(f"repaired a torn last record ({self.repaired_bytes} bytes) in the results log")
+        out += self.notes
+        if self.not_submissions:
+            out.append(f"not graded, each a gradebook row with 0 ({len(self.not_submissions)}):")
+            out += [f"  {reason}" for reason in self.not_submissions.values()]
+        if self.errors:
+            out.append(f"grader errors, recorded once (rerun with --retry-errors to grade again) ({len(self.errors)}):")
+            out += [f"  {sid}: {error}" for sid, error in self.errors.items()]
         if self.missing:
             out.append(f"NOT graded ({len(self.missing)}): {', '.join(self.missing[:10])}"
                        + (" ..." if len(self.missing) > 10 else ""))
@@ -84,7 +94,7 @@ def run_batch(assignment: str, submissions: str | Path, *, out: str | Path, work
               seed: int | None = None, resume: bool = False, executor: str | None = None,
               progress: bool = True, chunk_size: int = 8, base: Path | None = None, limits=None,
               pool: Pool | None = None, limit: int | None = None,
-              submission_timeout: float | None = None) -> BatchSummary:
+              submission_timeout: float | None = None, retry_errors: bool = False) -> BatchSummary:
     """Grade every submission under ``submissions`` into ``out`` (see the module docstring).
 
     ``resume=True`` continues a previous run into the same ``out``: submissions whose (id,
@@ -92,6 +102,8 @@ def run_batch(assignment: str, submissions: str | Path, *, out: str | Path, work
     many submissions were graded in this run (for tests and dry runs). ``pool`` lends an
     already-started Pool (tests, benchmarks); it is not closed here. ``submission_timeout``:
     wall-clock seconds per submission (default ``grade.SUBMISSION_TIMEOUT``; a lent pool keeps its own).
+    A grader error is recorded once and final on resume unless ``retry_errors``. Entries that are
+    not submissions (links, unrecognised names) are listed in the summary and the gradebook.
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -107,7 +119,7 @@ def run_batch(assignment: str, submissions: str | Path, *, out: str | Path, work
             raise BatchError(f"no submissions found in {submissions}")
         version = pool.version if pool is not None else grader_version(assignment, seed=seed, base=base)
         spec = pool.spec if pool is not None else project.load_assignment(assignment, base)
-        done = log.done()
+        done = log.done(retry_errors=retry_errors)
         todo = [i for i in found.items if (i.id, i.sha256, version) not in done]
         skipped = len(found.items) - len(todo)
         if limit is not None:
@@ -156,10 +168,12 @@ def run_batch(assignment: str, submissions: str | Path, *, out: str | Path, work
         t_write = time.perf_counter()
         keys = {i.id: i.sha256 for i in found.items}
         records = current_records(log.records, version, keys)
-        finished = {r["id"] for r in records if r.get("status") == DONE}
+        finished = {r["id"] for r in records if r.get("status") in (DONE, GRADER_ERROR)}
         missing = [i.id for i in found.items if i.id not in finished]
         part_names = [p.name for p in spec.parts]
-        gradebook.export(out, records, part_names)
+        not_graded = [gradebook.skipped_record(sid, entry, found.reasons[entry], spec.max_score)
+                      for entry, sid in found.skipped_ids().items()]
+        gradebook.export(out, records, part_names, skipped=not_graded)
         report = classreport.write(
             out, records, title=f"{spec.title} ({spec.id})",
             parts=[(p.name, float(p.points)) for p in spec.parts], max_score=float(spec.max_score),
@@ -172,7 +186,8 @@ def run_batch(assignment: str, submissions: str | Path, *, out: str | Path, work
             seconds=grading, rate=counts["graded"] / grading if grading > 0 else 0.0,
             startup_seconds=startup or (t_write - t_start - grading), writing_seconds=writing, layout=found.layout,
             gradebook=out / gradebook.GRADEBOOK_NAME, report=report, missing=missing,
-            repaired_bytes=log.repaired_bytes,
+            repaired_bytes=log.repaired_bytes, not_submissions=dict(found.reasons), notes=list(found.notes),
+            errors={r["id"]: r.get("error", "") for r in records if r.get("status") == GRADER_ERROR},
         )
     finally:
         if own_pool is not None:

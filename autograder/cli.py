@@ -164,9 +164,12 @@ def demo(as_json: bool) -> None:
 @click.option("--executor", default=None, metavar="tcp://HOST:PORT",
               help="Grade on a Dask cluster (scheduler address; needs the 'dask' extra).")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
+@click.option("--retry-errors", is_flag=True,
+              help="With --resume: grade again the submissions the grader failed on (recorded once otherwise).")
 @_submission_timeout()
 def batch_cmd(assignment: str, submissions: Path, out: Path, workers: int | None, seed: int | None,
-              resume: bool, executor: str | None, no_progress: bool, submission_timeout: float | None) -> None:
+              resume: bool, executor: str | None, no_progress: bool, retry_errors: bool,
+              submission_timeout: float | None) -> None:
     """Grade a folder or zip of SUBMISSIONS (files, per-student folders, or a Gradescope export).
 
     Writes an fsynced results log, a gradebook CSV, per-submission feedback and an HTML class
@@ -178,7 +181,7 @@ def batch_cmd(assignment: str, submissions: Path, out: Path, workers: int | None
 
     try:
         summary = run_batch(assignment, submissions, out=out, workers=workers, seed=seed, resume=resume,
-                            executor=executor, progress=not no_progress,
+                            executor=executor, progress=not no_progress, retry_errors=retry_errors,
                             **_timeout_kwargs(submission_timeout))
     except OracleDisagreement as exc:
         _fail(str(exc), 3)

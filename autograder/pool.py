@@ -33,9 +33,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from . import project
-from .gradebook import DONE
-
-GRADER_ERROR = "grader_error"
+from .gradebook import DONE, GRADER_ERROR
 PREFETCH = 2  #: submissions handed to a grader process at once (it never waits for the next)
 
 
