@@ -101,11 +101,11 @@ def safe_id(name: str) -> str:
     return cleaned[:120]
 
 
-def _suffixed(name: str) -> str:
-    """The cleaned name plus 8 hex digits of the exact name's sha256: the same exact name always
-    gets the same id, two exact names practically never do."""
+def _suffixed(name: str, readable: str | None = None) -> str:
+    """The cleaned ``readable`` (default: ``name``) plus 8 hex digits of the exact name's
+    sha256: the same exact name always gets the same id, two exact names practically never do."""
     digest = hashlib.sha256(name.encode("utf-8", "surrogateescape")).hexdigest()[:8]
-    return f"{safe_id(name)[:111]}-{digest}"
+    return f"{safe_id(readable if readable is not None else name)[:111]}-{digest}"
 
 
 def stable_ids(names: dict[str, str]) -> tuple[dict[str, str], list[str]]:
@@ -120,7 +120,7 @@ def stable_ids(names: dict[str, str]) -> tuple[dict[str, str], list[str]]:
     ids, notes = {}, []
     for entry, base in names.items():
         rivals = [e for e in by_key[safe_id(base).lower()] if e in clean and e != entry]
-        ids[entry] = base if entry in clean and not rivals else _suffixed(entry)
+        ids[entry] = base if entry in clean and not rivals else _suffixed(entry, base)
     for key, entries in sorted(by_key.items()):
         if len(entries) > 1:
             listing = ", ".join(f"`{e}` -> {ids[e]}" for e in sorted(entries))
