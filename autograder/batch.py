@@ -35,8 +35,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import classreport, gradebook, project
-from .gradebook import DONE, LOG_NAME, ResultsLog, current_records, is_failure
-from .pool import GRADER_ERROR, Pool, grader_version
+from .gradebook import DONE, GRADER_ERROR, LOG_NAME, ResultsLog, current_records, is_failure
+from .pool import Pool, grader_version
 from .submissions import Item, discover
 
 __all__ = ["BatchError", "BatchSummary", "Pool", "grader_version", "run_batch"]
@@ -64,6 +64,9 @@ class BatchSummary:
     report: Path
     missing: list[str] = field(default_factory=list)
     repaired_bytes: int = 0
+    not_submissions: dict[str, str] = field(default_factory=dict)  #: entry -> why it was not graded
+    errors: dict[str, str] = field(default_factory=dict)  #: submission id -> the grader's failure
+    notes: list[str] = field(default_factory=list)  #: e.g. names that clean up to the same id
 
     def lines(self) -> list[str]:
         out = [
@@ -76,6 +79,13 @@ class BatchSummary:
         ]
         if self.repaired_bytes:
             out.append(f"repaired a torn last record ({self.repaired_bytes} bytes) in the results log")
+        out += self.notes
+        if self.not_submissions:
+            out.append(f"not graded, each a gradebook row with 0 ({len(self.not_submissions)}):")
+            out += [f"  {reason}" for reason in self.not_submissions.values()]
+        if self.errors:
+            out.append(f"grader errors, recorded once (rerun with --retry-errors to grade again) ({len(self.errors)}):")
+            out += [f"  {sid}: {error}" for sid, error in self.errors.items()]
         if self.missing:
             out.append(f"NOT graded ({len(self.missing)}): {', '.join(self.missing[:10])}"
                        + (" ..." if len(self.missing) > 10 else ""))
@@ -85,13 +95,17 @@ class BatchSummary:
 def run_batch(assignment: str, submissions: str | Path, *, out: str | Path, workers: int | None = None,
               seed: int | None = None, shared: bool = False, resume: bool = False, executor: str | None = None,
               progress: bool = True, chunk_size: int = 8, base: Path | None = None, limits=None,
-              pool: Pool | None = None, limit: int | None = None) -> BatchSummary:
+              pool: Pool | None = None, limit: int | None = None,
+              submission_timeout: float | None = None, retry_errors: bool = False) -> BatchSummary:
     """Grade every submission under ``submissions`` into ``out`` (see the module docstring).
 
     ``resume=True`` continues a previous run into the same ``out``: submissions whose (id,
     content hash, grader version) is already in the log are skipped. ``limit`` stops after that
     many submissions were graded in this run (for tests and dry runs). ``pool`` lends an
-    already-started Pool (tests, benchmarks); it is not closed here.
+    already-started Pool (tests, benchmarks); it is not closed here. ``submission_timeout``:
+    wall-clock seconds per submission (default ``grade.SUBMISSION_TIMEOUT``; a lent pool keeps its own).
+    A grader error is recorded once and final on resume unless ``retry_errors``. Entries that are
+    not submissions (links, unrecognised names) are listed in the summary and the gradebook.
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -107,7 +121,7 @@ def run_batch(assignment: str, submissions: str | Path, *, out: str | Path, work
             raise BatchError(f"no submissions found in {submissions}")
         version = pool.version if pool is not None else grader_version(assignment, seed=seed, shared=shared, base=base)
         spec = pool.spec if pool is not None else project.load_assignment(assignment, base)
-        done = log.done()
+        done = log.done(retry_errors=retry_errors)
         todo = [i for i in found.items if (i.id, i.sha256, version) not in done]
         skipped = len(found.items) - len(todo)
         if limit is not None:
@@ -139,12 +153,12 @@ def run_batch(assignment: str, submissions: str | Path, *, out: str | Path, work
         t_grade = time.perf_counter()
         if todo:
             if executor:
-                _run_dask(executor, assignment, (seed, shared), base, todo, on_record, chunk_size)
+                _run_dask(executor, assignment, (seed, shared), base, todo, on_record, chunk_size, submission_timeout)
                 startup = 0.0
             else:
                 if pool is None:
                     own_pool = pool = Pool(assignment, workers=workers, seed=seed, shared=shared, base=base,
-                                           limits=limits, version=version)
+                                           limits=limits, version=version, submission_timeout=submission_timeout)
                 startup = time.perf_counter() - t_grade
                 t_grade = time.perf_counter()
                 pool.grade_all(todo, on_record, student=student_key)
@@ -156,10 +170,12 @@ def run_batch(assignment: str, submissions: str | Path, *, out: str | Path, work
         t_write = time.perf_counter()
         keys = {i.id: i.sha256 for i in found.items}
         records = current_records(log.records, version, keys)
-        finished = {r["id"] for r in records if r.get("status") == DONE}
+        finished = {r["id"] for r in records if r.get("status") in (DONE, GRADER_ERROR)}
         missing = [i.id for i in found.items if i.id not in finished]
         part_names = [p.name for p in spec.parts]
-        gradebook.export(out, records, part_names)
+        not_graded = [gradebook.skipped_record(sid, entry, found.reasons[entry], spec.max_score)
+                      for entry, sid in found.skipped_ids().items()]
+        gradebook.export(out, records, part_names, skipped=not_graded)
         report = classreport.write(
             out, records, title=f"{spec.title} ({spec.id})",
             parts=[(p.name, float(p.points)) for p in spec.parts], max_score=float(spec.max_score),
@@ -172,7 +188,8 @@ def run_batch(assignment: str, submissions: str | Path, *, out: str | Path, work
             seconds=grading, rate=counts["graded"] / grading if grading > 0 else 0.0,
             startup_seconds=startup or (t_write - t_start - grading), writing_seconds=writing, layout=found.layout,
             gradebook=out / gradebook.GRADEBOOK_NAME, report=report, missing=missing,
-            repaired_bytes=log.repaired_bytes,
+            repaired_bytes=log.repaired_bytes, not_submissions=dict(found.reasons), notes=list(found.notes),
+            errors={r["id"]: r.get("error", "") for r in records if r.get("status") == GRADER_ERROR},
         )
     finally:
         if own_pool is not None:
@@ -219,9 +236,9 @@ _WORKER_POOLS: dict[tuple, Pool] = {}
 _WORKER_POOLS_LOCK = threading.Lock()
 
 
-def _worker_pool(assignment: str, seed, base: str | None) -> Pool:
+def _worker_pool(assignment: str, seed, base: str | None, submission_timeout: float | None = None) -> Pool:
     seed, shared = seed if isinstance(seed, (tuple, list)) else (seed, False)
-    key = (assignment, seed, shared, base)
+    key = (assignment, seed, shared, base, submission_timeout)
     with _WORKER_POOLS_LOCK:
         if key not in _WORKER_POOLS:
             slots = None
@@ -232,18 +249,19 @@ def _worker_pool(assignment: str, seed, base: str | None) -> Pool:
                 slots = getattr(getattr(w, "state", None), "nthreads", None) or getattr(w, "nthreads", None)
             except (ImportError, ValueError):
                 pass
-            pool = Pool(assignment, workers=slots, seed=seed, shared=shared, base=Path(base) if base else None)
+            pool = Pool(assignment, workers=slots, seed=seed, shared=shared, base=Path(base) if base else None,
+                        submission_timeout=submission_timeout)
             atexit.register(pool.close)
             _WORKER_POOLS[key] = pool
         return _WORKER_POOLS[key]
 
 
 def grade_chunk(assignment: str, seed, base: str | None,
-                payloads: list[tuple]) -> list[tuple[str, dict]]:
+                payloads: list[tuple], submission_timeout: float | None = None) -> list[tuple[str, dict]]:
     """Runs on a Dask worker: grade (id, file name, bytes[, student key]) payloads with this
     process's Pool (built once, cached), in parallel over its sandboxes. ``seed`` is the seed or
     (seed, shared). Returns plain (id, verdict) pairs."""
-    pool = _worker_pool(assignment, seed, base)
+    pool = _worker_pool(assignment, seed, base, submission_timeout)
     host = socket.gethostname()
     with tempfile.TemporaryDirectory(prefix="bpgrade-chunk-") as tmp:
         paths, students = {}, {}
@@ -259,7 +277,7 @@ def grade_chunk(assignment: str, seed, base: str | None,
 
 
 def _run_dask(address: str, assignment: str, seed, base: Path | None, todo: list[Item],
-              on_record, chunk_size: int) -> None:
+              on_record, chunk_size: int, submission_timeout: float | None = None) -> None:
     try:
         from distributed import Client, as_completed
     except ImportError:
@@ -275,7 +293,8 @@ def _run_dask(address: str, assignment: str, seed, base: Path | None, todo: list
 
         def submit(chunk):
             payloads = [(i.id, *_pack(i), student_key(i)) for i in chunk]
-            return client.submit(grade_chunk, assignment, seed, str(base) if base else None, payloads, pure=False)
+            return client.submit(grade_chunk, assignment, seed, str(base) if base else None, payloads,
+                                 submission_timeout, pure=False)
 
         futures = as_completed([submit(c) for _, c in zip(range(in_flight), pending)])
         for fut in futures:

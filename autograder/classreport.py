@@ -14,6 +14,7 @@ from collections import Counter
 from pathlib import Path
 
 from .gradebook import DONE, atomic_write, is_failure
+from .safetext import name as one_line
 
 REPORT_DIR = "report"
 SLOWEST = 15
@@ -116,7 +117,7 @@ def slowest_plot(records: list[dict], n: int = SLOWEST) -> bytes:
     slow = sorted(records, key=lambda r: r.get("seconds", 0.0), reverse=True)[:n]
     fig, ax = _figure(7.0, 0.8 + 0.3 * max(3, len(slow)))
     if slow:
-        names = [r["id"][:32] for r in slow][::-1]
+        names = [one_line(r["id"])[:32] for r in slow][::-1]
         values = [r.get("seconds", 0.0) for r in slow][::-1]
         colors = ["#c44e52" if is_failure(r) else "#8172b3" for r in slow][::-1]
         ax.barh(names, values, color=colors)
@@ -150,7 +151,8 @@ def build(records: list[dict], *, title: str, parts: list[tuple[str, float]], ma
     ]
     for key, value in (stats or {}).items():
         summary.append((key, str(value)))
-    esc = html.escape
+    def esc(text) -> str:  # student-chosen text (ids, names, reasons): controls shown, then HTML-escaped
+        return html.escape(one_line(text))
     rows = "".join(f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in summary)
     imgs = "".join(
         f'<figure><img alt="{esc(name)}" src="data:image/png;base64,{base64.b64encode(data).decode()}">'

@@ -12,14 +12,27 @@ from pathlib import Path
 import click
 
 from . import __version__, project
+from .safetext import shown
 from .oracle import OracleDisagreement
 from .spec import AuthorError
 
 _GRADE_DEFAULTS = {"seed": None, "student": "", "shared": False}
 
 
+def _submission_timeout():
+    """The option shared by grade and batch (None: the API's default, grade.SUBMISSION_TIMEOUT,
+    read only when a command runs so the CLI starts without numpy)."""
+    return click.option("--submission-timeout", type=click.FloatRange(min=0, min_open=True), default=None,
+                        help="Wall-clock seconds one submission may take in all, loading included; "
+                             "parts not reached in time are `timeout` (default 60).")
+
+
+def _timeout_kwargs(submission_timeout: float | None) -> dict:
+    return {} if submission_timeout is None else {"submission_timeout": submission_timeout}
+
+
 def _fail(message: str, code: int = 2) -> None:
-    click.echo(f"bpgrade: {message}", err=True)
+    click.echo(shown(f"bpgrade: {message}"), err=True)  # may quote a student's file name
     sys.exit(code)
 
 
@@ -95,8 +108,9 @@ def check(assignment: str, submission: Path, as_json: bool) -> None:
               help="Another set of shared hidden cases, numbered N (implies --shared-cases).")
 @click.option("--figures", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Folder for feedback figures (default: next to --results-json, else ./bpgrade-figures).")
+@_submission_timeout()
 def grade_cmd(assignment: str, submission: Path, as_json: bool, results_json: Path | None, student: str,
-              shared: bool, seed: int | None, figures: Path | None) -> None:
+              shared: bool, seed: int | None, figures: Path | None, submission_timeout: float | None) -> None:
     """Grade SUBMISSION with the hidden cases, the reference and torch.autograd.
 
     Hidden cases are fresh per submission by default: derived from the course's hidden secret,
@@ -107,7 +121,8 @@ def grade_cmd(assignment: str, submission: Path, as_json: bool, results_json: Pa
 
     if figures is None:
         figures = results_json.parent if results_json else Path("bpgrade-figures")
-    report = _run(submission, assignment, "grade", student=student, shared=shared, seed=seed, figures_dir=figures)
+    report = _run(submission, assignment, "grade", student=student, shared=shared, seed=seed, figures_dir=figures,
+                  **_timeout_kwargs(submission_timeout))
     if results_json:
         from .gradebook import atomic_write
 
@@ -162,8 +177,12 @@ def demo(as_json: bool) -> None:
 @click.option("--executor", default=None, metavar="tcp://HOST:PORT",
               help="Grade on a Dask cluster (scheduler address; needs the 'dask' extra).")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
+@click.option("--retry-errors", is_flag=True,
+              help="With --resume: grade again the submissions the grader failed on (recorded once otherwise).")
+@_submission_timeout()
 def batch_cmd(assignment: str, submissions: Path, out: Path, workers: int | None, shared: bool,
-              seed: int | None, resume: bool, executor: str | None, no_progress: bool) -> None:
+              seed: int | None, resume: bool, executor: str | None, no_progress: bool, retry_errors: bool,
+              submission_timeout: float | None) -> None:
     """Grade a folder or zip of SUBMISSIONS (files, per-student folders, or a Gradescope export).
 
     Hidden cases are fresh per submission by default (keyed by the student id, the batch id or a
@@ -177,13 +196,14 @@ def batch_cmd(assignment: str, submissions: Path, out: Path, workers: int | None
 
     try:
         summary = run_batch(assignment, submissions, out=out, workers=workers, seed=seed, shared=shared, resume=resume,
-                            executor=executor, progress=not no_progress)
+                            executor=executor, progress=not no_progress, retry_errors=retry_errors,
+                            **_timeout_kwargs(submission_timeout))
     except OracleDisagreement as exc:
         _fail(str(exc), 3)
     except (project.ProjectError, AuthorError, BatchError, LogLocked, DiscoveryError) as exc:
         _fail(str(exc))
     for line in summary.lines():
-        click.echo(line)
+        click.echo(shown(line))
     sys.exit(1 if summary.missing else 0)
 
 

@@ -10,8 +10,11 @@ import builtins
 import copy
 import hashlib
 import importlib.util
+import io
 import math
 import threading
+import time
+import tokenize
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +27,7 @@ from . import diagnose, project, trivial
 from .cases import Case
 from .compare import Verdict, compare
 from .isolation import FORBIDDEN_MODULES, Limits
-from .load import Cell, SubmissionError, load_source
+from .load import Cell, SubmissionError, load_source, split_cells
 from .oracle import Oracles
 from .report import CaseResult, PartResult, Report
 from .run import CallResult, CellFailure, Request, Sandbox, Submission
@@ -35,6 +38,7 @@ MODES = ("check", "grade")
 SHRINK_CALLS = 32  #: extra student calls a group of parts may spend looking for smallest failing cases
 SHRINK_WAVE = 2  #: shrink candidates sent to the worker at once (a wider wave wastes calls after a hit)
 MAX_CRASHES = 2  #: after this many worker crashes in a part, its remaining cases are not run
+SUBMISSION_TIMEOUT = 60.0  #: wall-clock seconds one submission may take, loading included; then `timeout`
 NOT_SHRUNK = {"timeout", "crashed", "memory_limit", "missing_function", "not_implemented",
               "forbidden_import", "load_error", "too_slow"}
 
@@ -53,14 +57,25 @@ class Judged:
 
 def forbidden_imports(source: str) -> list[str]:
     """Autograd libraries the source imports (statically: import statements and
-    ``__import__``/``import_module`` calls with a literal name)."""
+    ``__import__``/``import_module`` calls with a literal name). Never raises."""
+    return scan_imports(source)[0]
+
+
+def scan_imports(source: str) -> tuple[list[str], str]:
+    """(forbidden modules found, why the source could not be scanned or ""). The syntax tree
+    is tried first; a source it cannot take (a syntax error, or an expression nested so deep
+    that the parser raises RecursionError or MemoryError) is scanned token by token instead,
+    which still finds import statements and literal ``__import__("...")`` calls. Only a source
+    that not even the tokenizer reads is reported as unscannable."""
     if not _may_name_forbidden(source):
-        return []
+        return [], ""
     try:
         tree = ast.parse(source)
-    except SyntaxError:
-        return []
-    found = []
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        tree = None
+    if tree is None:
+        return _scan_tokens(source)
+    found: list[str] = []
     for node in ast.walk(tree):
         names: Iterable[str] = ()
         if isinstance(node, ast.Import):
@@ -73,11 +88,81 @@ def forbidden_imports(source: str) -> list[str]:
             fname = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
             if fname in ("__import__", "import_module"):
                 names = [node.args[0].value]
-        for name in names:
-            top = name.split(".")[0]
-            if top in FORBIDDEN_MODULES and top not in found:
-                found.append(top)
-    return found
+        _add_forbidden(found, names)
+    return found, ""
+
+
+def _add_forbidden(found: list[str], names: Iterable[str]) -> None:
+    for name in names:
+        top = name.strip().split(".")[0]
+        if top in FORBIDDEN_MODULES and top not in found:
+            found.append(top)
+
+
+def _scan_tokens(source: str) -> tuple[list[str], str]:
+    """The fallback of :func:`scan_imports`, cell by cell: ``import a.b, c``, ``from a.b import
+    ...`` and ``__import__`` / ``import_module`` followed by ``(`` and adjacent string literals.
+    A cell with a syntax error is scanned up to the error (the worker reports the error)."""
+    found: list[str] = []
+    for cell in split_cells(source):
+        tokens = []
+        try:
+            for t in tokenize.generate_tokens(io.StringIO(cell.source).readline):
+                if t.type not in (tokenize.NL, tokenize.COMMENT):
+                    tokens.append(t)
+        except (tokenize.TokenError, SyntaxError, ValueError):
+            pass  # scanned up to the error
+        except (RecursionError, MemoryError) as exc:
+            return found, f"the grader could not read the source token by token ({type(exc).__name__})"
+        _scan_cell_tokens(tokens, found)
+    return found, ""
+
+
+def _scan_cell_tokens(tokens: list, found: list[str]) -> None:
+    for i, tok in enumerate(tokens):
+        if tok.type != tokenize.NAME:
+            continue
+        if tok.string == "import" and (i == 0 or tokens[i - 1].string == ";" or
+                                       tokens[i - 1].type in (tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT)):
+            _add_forbidden(found, _dotted_names(tokens, i + 1, many=True))
+        elif tok.string == "from":
+            _add_forbidden(found, _dotted_names(tokens, i + 1, many=False))
+        elif tok.string in ("__import__", "import_module") and i + 2 < len(tokens) \
+                and tokens[i + 1].string == "(" and tokens[i + 2].type == tokenize.STRING:
+            text = []
+            for t in tokens[i + 2:]:
+                if t.type != tokenize.STRING:
+                    break
+                try:
+                    value = ast.literal_eval(t.string)
+                except (ValueError, SyntaxError, RecursionError, MemoryError):
+                    break
+                text.append(value if isinstance(value, str) else "")
+            _add_forbidden(found, ["".join(text)])
+
+
+def _dotted_names(tokens: list, start: int, *, many: bool) -> list[str]:
+    """The dotted names from ``tokens[start]`` on (``a.b`` or ``a.b as c, d``)."""
+    names, current, i = [], "", start
+    while i < len(tokens):
+        t = tokens[i]
+        if t.type == tokenize.NAME and t.string != "as" and (not current or current.endswith(".")):
+            current += t.string
+        elif t.string == "." and current:
+            current += "."
+        elif t.string == "as" and i + 1 < len(tokens):
+            i += 1  # skip the alias
+        elif t.string == "," and many and current:
+            names.append(current)
+            current = ""
+        elif t.string == "(" and many:
+            pass
+        else:
+            break
+        i += 1
+    if current:
+        names.append(current)
+    return names
 
 
 def _may_name_forbidden(source: str) -> bool:
@@ -389,6 +474,10 @@ class Grader:
                       oracles=self.oracles.names, seed=None if self.mode == "grade" else self.seeds[0],
                       max_score=self.spec.max_score)
 
+    #: wall-clock seconds per submission (loading and every call); parts not reached in time
+    #: are `timeout` (set by grade(), Pool and the CLI's --submission-timeout)
+    submission_timeout: float = SUBMISSION_TIMEOUT
+
     def grade_path(self, path: str | Path, sandbox: Sandbox, *, student: str = "") -> Report:
         try:
             source = load_source(path, prefer=self.spec.id)
@@ -401,14 +490,19 @@ class Grader:
         if self.fresh:
             return self.for_submission(source, student).grade_source(source, sandbox)
         spec, report = self.spec, self.new_report()
-        forbidden = forbidden_imports(source)
+        forbidden, unscannable = scan_imports(source)
+        if unscannable:
+            return _unloadable(report, spec, "load_error",
+                               f"{unscannable}; the submission was not run (is it Python source?)")
         if forbidden:
             report.notes.append(f"forbidden import(s): {', '.join(forbidden)}")
             return _unloadable(report, spec, "forbidden_import",
                                f"the submission imports {', '.join(forbidden)}; use numpy only")
         if self.preload:  # public cases: workers start with their inputs, calls send references
             sandbox.preload(self.requests())
-        with Submission(sandbox, source, self.assignment_file, load_timeout=spec.time_limit * 2) as sub:
+        budget = float(self.submission_timeout)
+        deadline = time.monotonic() + budget
+        with Submission(sandbox, source, self.assignment_file, load_timeout=min(spec.time_limit * 2, budget)) as sub:
             load = sub.load()
             report.protections = sub.protections
             if load.stdout:
@@ -422,7 +516,7 @@ class Grader:
                 if not any(state == "ok" for state in load.defined.values()):
                     return _unloadable(report, spec, "load_error", "\n".join(stopped))
                 report.load_warnings += stopped
-            _grade_parts(report, self, sub)
+            _grade_parts(report, self, sub, deadline=deadline, budget=budget)
         return report
 
 
@@ -489,16 +583,18 @@ def _short(text: str, cap: int = 80) -> str:
 def grade(submission: str | Path | None = None, *, assignment: str, mode: str = "grade",
           student: str = "", shared: bool = False, seed: int | None = None, source: str | None = None,
           sandbox: Sandbox | None = None, base: Path | None = None, figures_dir: Path | None = None,
-          limits: Limits | None = None) -> Report:
+          limits: Limits | None = None, submission_timeout: float = SUBMISSION_TIMEOUT) -> Report:
     """Grade one submission (a path, or ``source`` text). ``mode="check"`` is the student's
     local check: public cases, torch oracle only, no hidden material needed. In grading mode the
     hidden cases are fresh for (``student``, the source) unless ``shared`` or a ``seed`` (a
-    shared set) is given (see :class:`Grader`)."""
+    shared set) is given (see :class:`Grader`). ``submission_timeout``: wall-clock seconds for
+    the whole submission (then `timeout`)."""
     own_sandbox = sandbox is None
     if own_sandbox:  # start the zygote before any reference or hidden case is loaded
         sandbox = Sandbox(limits=limits or Limits())
     try:
         grader = Grader(assignment, mode=mode, seed=seed, shared=shared, base=base, figures_dir=figures_dir)
+        grader.submission_timeout = submission_timeout
         if source is None:
             return grader.grade_path(submission, sandbox, student=student)
         return grader.grade_source(source, sandbox, student=student)
@@ -530,7 +626,11 @@ def _group_part(lead: Part, key: str) -> Part:
     return Part(key, lead.points, lead.function, lead.cases)
 
 
-def _grade_parts(report: Report, grader: Grader, sub: Submission) -> None:
+def _grade_parts(report: Report, grader: Grader, sub: Submission, *, deadline: float = math.inf,
+                 budget: float = math.inf) -> None:
+    """Grade every part, group by group, within the submission's wall-clock ``deadline``
+    (``time.monotonic()``): no call is given longer than what is left, the calls stop as soon
+    as it passes, and every case not run by then is `timeout`."""
     spec, public, figures_dir = grader.spec, grader.public, grader.figures_dir
     defined = sub.load_result.defined
     by_part: dict[str, list[tuple[Case, Judged]]] = {}  # every part's cases, judged
@@ -552,10 +652,22 @@ def _grade_parts(report: Report, grader: Grader, sub: Submission) -> None:
         # one pipelined run over the group's cases; after a timeout (or repeated crashes) the
         # rest are not run, so a submission that hangs or dies everywhere costs seconds
         # answers may come batched (one wake-up per frame) unless a part judges each call's CPU time
-        calls = dict(sub.calls(fn.name, [grader.request(case) for case in cases], fn.returns.to_plain(), spec.time_limit,
-                               max_crashes=MAX_CRASHES, batched=not any(p.budget for p in parts)))
-        timed_out = any(call.status == "timeout" for call in calls.values())
-        not_run = (CallResult("timeout", detail="an earlier case of this part timed out; not run") if timed_out else
+        calls: dict[int, CallResult] = {}
+        left = deadline - time.monotonic()
+        if left > 0:
+            running = sub.calls(fn.name, [grader.request(case) for case in cases], fn.returns.to_plain(),
+                                min(spec.time_limit, left), max_crashes=MAX_CRASHES,
+                                batched=not any(p.budget for p in parts))
+            for index, call in running:
+                calls[index] = call
+                if time.monotonic() > deadline:
+                    break  # the worker is killed with the submission: no further call is made
+            running.close()
+        over_budget = time.monotonic() > deadline
+        timed_out = over_budget or any(call.status == "timeout" for call in calls.values())
+        not_run = (CallResult("timeout", detail=f"the submission's time budget ({budget:g} s of wall clock) ran out "
+                                                f"before this case; not run") if over_budget else
+                   CallResult("timeout", detail="an earlier case of this part timed out; not run") if timed_out else
                    CallResult("crashed", detail=f"an earlier case crashed the worker {MAX_CRASHES} times; not run"))
         shrink_cache: dict[str, CallResult] = {}
         timed = _largest(cases) if any(p.budget for p in parts) else None
@@ -571,7 +683,8 @@ def _grade_parts(report: Report, grader: Grader, sub: Submission) -> None:
                         shown[p.name].append((case, call.outputs, expected))
         for p in parts:
             by_part[p.name] = results[p.name]
-            smallest[p.name] = "" if timed_out else _smallest_failing(grader, p, group_part, sub, results[p.name], shrink_cache)
+            smallest[p.name] = "" if timed_out else _smallest_failing(grader, p, group_part, sub, results[p.name],
+                                                                      shrink_cache, deadline)
             if p.figure is not None and shown[p.name] and figures_dir is not None:
                 png = p.figure(shown[p.name])
                 if png:
@@ -594,7 +707,8 @@ def _largest(cases: list[Case]) -> int:
 
 
 def _smallest_failing(grader: Grader, part: Part, group_part: Part, sub: Submission,
-                      judged: list[tuple[Case, Judged]], cache: dict[str, CallResult]) -> str:
+                      judged: list[tuple[Case, Judged]], cache: dict[str, CallResult],
+                      deadline: float = math.inf) -> str:
     """Shrink the smallest failing case while it still fails the same way (Hypothesis' order:
     each size towards its low end), and describe the smallest one found.
 
@@ -613,12 +727,15 @@ def _smallest_failing(grader: Grader, part: Part, group_part: Part, sub: Submiss
         found = None
         candidates = grader.shrink_candidates(group_part, best[0])
         for start in range(0, len(candidates), SHRINK_WAVE):
+            left = deadline - time.monotonic()
+            if left <= 0:  # the submission's time is up: show the smallest found so far
+                break
             wave = candidates[start:start + SHRINK_WAVE]
             todo = [c for c in wave if c.id not in cache]
             todo = todo[:max(0, SHRINK_CALLS - len(cache))]
             if todo:
                 for index, call in sub.calls(fn.name, [grader.request(c) for c in todo], fn.returns.to_plain(),
-                                             spec.time_limit, max_crashes=1, batched=True):  # no budget judged
+                                             min(spec.time_limit, left), max_crashes=1, batched=True):  # no budget judged
                     cache[todo[index].id] = call
             for candidate in wave:
                 call = cache.get(candidate.id)

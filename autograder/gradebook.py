@@ -20,11 +20,14 @@ import threading
 from pathlib import Path
 
 from .report import CaseResult, PartResult, Report, to_gradescope, to_text
+from .safetext import csv_cell, shown
 
 LOG_NAME = "results.jsonl"
 GRADEBOOK_NAME = "gradebook.csv"
 FEEDBACK_DIR = "feedback"
 DONE = "done"
+GRADER_ERROR = "grader_error"  #: the grader failed on the submission (pool.GRADER_ERROR)
+SKIPPED = "skipped"  #: an entry of the batch that is not a submission (a link, an unknown name)
 #: diagnoses that mean the submission itself failed to run (not merely wrong answers)
 FAILURE_CODES = frozenset({"crashed", "timeout", "memory_limit", "load_error", "forbidden_import",
                            "grader_error"})
@@ -86,9 +89,12 @@ class ResultsLog:
                 os.fsync(fh.fileno())
         return records
 
-    def done(self) -> dict[tuple[str, str, str], dict]:
-        """Finished records by key (a grader error is not finished: it is retried)."""
-        return {record_key(r): r for r in self.records if r.get("status") == DONE}
+    def done(self, *, retry_errors: bool = False) -> dict[tuple[str, str, str], dict]:
+        """Records by key that a resumed run does not grade again. A grader error is final too,
+        recorded once with its reason (a submission that makes the grader fail would make it
+        fail on every resume); ``retry_errors`` grades those again."""
+        final = (DONE,) if retry_errors else (DONE, GRADER_ERROR)
+        return {record_key(r): r for r in self.records if r.get("status") in final}
 
     def append(self, record: dict) -> None:
         line = (json.dumps(record, separators=(",", ":"), allow_nan=False, default=_plain) + "\n").encode()
@@ -196,10 +202,7 @@ def report_from_json(data: dict) -> Report:
     )
 
 
-def _cell(value) -> str:
-    """A CSV text cell that a spreadsheet will not run as a formula."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+_cell = csv_cell  #: a CSV text cell: one line, controls escaped, never a formula
 
 
 def _num(x: float) -> str:
@@ -211,7 +214,7 @@ def gradebook_csv(records: list[dict], part_names: list[str]) -> str:
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(["submission_id", "sid", "name", "email", "total", "max_score", *part_names,
-                     "status", "diagnoses", "seconds"])
+                     "status", "diagnoses", "seconds", "note"])
     for rec in sorted(records, key=lambda r: r["id"]):
         parts = rec.get("parts", {})
         people = rec.get("students") or [{"sid": rec["id"]}]
@@ -220,7 +223,8 @@ def gradebook_csv(records: list[dict], part_names: list[str]) -> str:
                 _cell(rec["id"]), _cell(person.get("sid", "")), _cell(person.get("name", "")),
                 _cell(person.get("email", "")), _num(rec.get("score", 0.0)), _num(rec.get("max_score", 0.0)),
                 *[_num(parts[name]) if name in parts else "" for name in part_names],
-                rec.get("status", ""), " ".join(rec.get("diagnoses", [])), f"{rec.get('seconds', 0.0):.3f}",
+                _cell(rec.get("status", "")), _cell(" ".join(rec.get("diagnoses", []))),
+                f"{rec.get('seconds', 0.0):.3f}", _cell(rec.get("error", "") if rec.get("status") != DONE else ""),
             ])
     return buf.getvalue()
 
@@ -230,7 +234,7 @@ def feedback_files(record: dict) -> dict[str, str]:
     from .report import dumps
 
     if record.get("status") != DONE or "report" not in record:
-        text = f"grading did not finish: {record.get('error', 'unknown grader error')}\n"
+        text = shown(f"grading did not finish: {record.get('error', 'unknown grader error')}") + "\n"
         return {f"{record['id']}.txt": text}
     report = report_from_json(record["report"])
     return {
@@ -245,10 +249,19 @@ def write_feedback(out: Path, record: dict, *, fsync: bool = True) -> None:
         atomic_write(folder / name, text, fsync=fsync)
 
 
-def export(out: Path, records: list[dict], part_names: list[str], *, feedback: bool = True) -> None:
-    """Rebuild the gradebook and every feedback file from ``records`` (atomically each)."""
+def skipped_record(sid: str, entry: str, reason: str, max_score: float) -> dict:
+    """The gradebook row of a batch entry that was not graded: 0 points and the reason."""
+    return {"id": sid, "status": SKIPPED, "score": 0.0, "max_score": float(max_score), "parts": {},
+            "diagnoses": ["not_a_submission"], "error": reason, "seconds": 0.0,
+            "students": [{"sid": "", "name": "", "email": ""}], "source": entry}
+
+
+def export(out: Path, records: list[dict], part_names: list[str], *, feedback: bool = True,
+           skipped: list[dict] = ()) -> None:
+    """Rebuild the gradebook and every feedback file from ``records`` (atomically each);
+    ``skipped`` (:func:`skipped_record`) are rows in the gradebook only."""
     out = Path(out)
-    atomic_write(out / GRADEBOOK_NAME, gradebook_csv(records, part_names))
+    atomic_write(out / GRADEBOOK_NAME, gradebook_csv([*records, *skipped], part_names))
     if feedback:
         for rec in records:
             write_feedback(out, rec, fsync=False)

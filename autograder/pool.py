@@ -35,9 +35,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from . import project
-from .gradebook import DONE
-
-GRADER_ERROR = "grader_error"
+from .gradebook import DONE, GRADER_ERROR
 PREFETCH = 2  #: submissions handed to a grader process at once (it never waits for the next)
 
 
@@ -52,7 +50,7 @@ class Pool:
 
     def __init__(self, assignment: str, *, workers: int | None = None, seed: int | None = None,
                  shared: bool = False, base: Path | None = None, limits=None, version: str | None = None,
-                 processes: bool | None = None):
+                 processes: bool | None = None, submission_timeout: float | None = None):
         from .grade import Grader
         from .isolation import Limits
 
@@ -67,6 +65,8 @@ class Pool:
             t0 = time.perf_counter()
             self.grader = Grader(assignment, mode="grade", seed=seed, shared=shared, base=base,
                                  figures_dir=None).prepare()
+            if submission_timeout is not None:  # before the grader processes fork: they inherit it
+                self.grader.submission_timeout = submission_timeout
             self.prepare_seconds = time.perf_counter() - t0
             self.version = version or grader_version(assignment, seed=seed, shared=shared, base=base)
             self.spec = self.grader.spec

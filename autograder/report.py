@@ -9,6 +9,7 @@ import json
 from dataclasses import MISSING, dataclass, field, fields
 
 from . import diagnose
+from .safetext import plain, shown
 from .score import status
 
 MAX_CASES_SHOWN = 3
@@ -177,17 +178,22 @@ def to_gradescope(report: Report, *, visibility: str = "visible") -> dict:
     if report.load_error:
         output += "\n" + report.load_error
     output += "".join("\n" + warning for warning in report.load_warnings)
-    return {"score": report.score, "output": output, "tests": tests, "visibility": visibility,
-            "stdout_visibility": "hidden"}
+    return plain({"score": report.score, "output": output, "tests": tests, "visibility": visibility,
+                  "stdout_visibility": "hidden"})
 
 
 def to_text(report: Report, *, color: bool = False) -> str:
+    """The report for a terminal or a .txt file. Every piece of text is passed through
+    :func:`safetext.shown` before the grader adds its own colours: a student's escape sequence
+    (in a file name, a notebook field, an exception) is shown, never run."""
     def paint(text: str, ok: bool) -> str:
+        text = shown(text)
         if not color:
             return text
         return f"\x1b[{32 if ok else 31}m{text}\x1b[0m"
 
-    lines = [f"{report.title} ({report.assignment}) - {'local check, public cases' if report.mode == 'check' else 'grading'}"]
+    lines = [shown(f"{report.title} ({report.assignment}) - "
+                   f"{'local check, public cases' if report.mode == 'check' else 'grading'}")]
     if report.load_error:
         lines.append(paint(f"! {report.load_error}", False))
     lines += [paint(f"! {warning}", False) for warning in report.load_warnings]
@@ -196,10 +202,10 @@ def to_text(report: Report, *, color: bool = False) -> str:
         mark = "PASS" if p.ok else "FAIL"
         lines.append(paint(f"{mark} {p.name:<{width}}  {points(p.score)}/{points(p.max_score)}", p.ok))
         if not p.ok and not report.load_error:
-            lines += ["      " + line for line in p.feedback.splitlines()]
+            lines += ["      " + line for line in shown(p.feedback).splitlines()]
         for fig in p.figures:
-            lines.append(f"      figure: {fig}")
-    lines.append(report.summary())
+            lines.append(shown(f"      figure: {fig}"))
+    lines.append(shown(report.summary()))
     return "\n".join(lines)
 
 

@@ -10,6 +10,14 @@
 - a ``.zip`` of any of these (extracted safely into a scratch folder first).
 
 Nothing here runs student code: files are only listed, hashed and (for zips) extracted.
+
+Ids never move from one student to another. A name that is already an id (``alice.py`` ->
+``alice``) keeps it; a name that has to be cleaned (``alice .py``, a name with an escape
+sequence) or that clashes with another name ignoring case gets the cleaned name plus a suffix
+derived from its exact name (``alice-1f3a09c2``), never from the order of the listing, and
+the clash is reported in ``Discovered.notes``. Every entry that is not graded (a link, a
+device, an unrecognised name such as ``dave.PY`` or ``erin.py.txt``) is in
+``Discovered.skipped`` with its reason: the batch lists it and gives it a gradebook row.
 """
 from __future__ import annotations
 
@@ -68,11 +76,56 @@ class Discovered:
     layout: str  #: files | folders | gradescope
     root: Path
     skipped: list[str] = field(default_factory=list)  #: entries that are not submissions
+    reasons: dict[str, str] = field(default_factory=dict)  #: skipped entry -> why it was not graded
+    notes: list[str] = field(default_factory=list)  #: e.g. names that clean up to the same id
+
+    def skip(self, entry: str, reason: str) -> None:
+        self.skipped.append(entry)
+        self.reasons[entry] = reason
+
+    def skipped_ids(self) -> dict[str, str]:
+        """A stable id for each skipped entry (its gradebook row), never one a submission has."""
+        taken = {i.id.lower() for i in self.items}
+        out = {}
+        for entry in self.skipped:
+            sid = f"skipped-{_suffixed(entry)}"
+            while sid.lower() in taken:
+                sid += "_"
+            taken.add(sid.lower())
+            out[entry] = sid
+        return out
 
 
 def safe_id(name: str) -> str:
     cleaned = _SAFE_ID.sub("_", name).strip("._") or "submission"
     return cleaned[:120]
+
+
+def _suffixed(name: str, readable: str | None = None) -> str:
+    """The cleaned ``readable`` (default: ``name``) plus 8 hex digits of the exact name's
+    sha256: the same exact name always gets the same id, two exact names practically never do."""
+    digest = hashlib.sha256(name.encode("utf-8", "surrogateescape")).hexdigest()[:8]
+    return f"{safe_id(readable if readable is not None else name)[:111]}-{digest}"
+
+
+def stable_ids(names: dict[str, str]) -> tuple[dict[str, str], list[str]]:
+    """Ids for entries (entry name -> the name its id comes from, e.g. a file's stem), and
+    notes on the clashes. An entry whose name is already a safe id keeps it unless another
+    entry's name equals it ignoring case; every other entry gets :func:`_suffixed` of its
+    exact entry name. Nothing depends on the order of ``names``."""
+    clean = {entry: base for entry, base in names.items() if safe_id(base) == base}
+    by_key: dict[str, list[str]] = {}
+    for entry, base in names.items():
+        by_key.setdefault(safe_id(base).lower(), []).append(entry)
+    ids, notes = {}, []
+    for entry, base in names.items():
+        rivals = [e for e in by_key[safe_id(base).lower()] if e in clean and e != entry]
+        ids[entry] = base if entry in clean and not rivals else _suffixed(entry, base)
+    for key, entries in sorted(by_key.items()):
+        if len(entries) > 1:
+            listing = ", ".join(f"`{e}` -> {ids[e]}" for e in sorted(entries))
+            notes.append(f"{len(entries)} names clean up to the id {key}, so each keeps its own: {listing}")
+    return ids, notes
 
 
 def content_hash(path: Path) -> str:
@@ -107,16 +160,34 @@ def discover(path: str | Path, *, scratch: Path | None = None) -> Discovered:
         if scratch is None:
             raise DiscoveryError("a zip of submissions needs a scratch folder to extract into")
         target = scratch / safe_id(path.stem)
-        extract_zip(path, target)
+        refused = extract_zip(path, target)
         path = target
+    else:
+        refused = {}
     root = _descend(path)
-    if (root / METADATA).is_file():
-        return _gradescope(root)
-    return _plain(root)
+    found = _gradescope(root) if (root / METADATA).is_file() else _plain(root)
+    for name, reason in refused.items():
+        found.skip(name, reason)
+    return found
 
 
-def _entries(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if not _SKIP.match(p.name) and not p.is_symlink())
+def _entries(folder: Path, refused: dict[str, str] | None = None) -> list[Path]:
+    """The entries worth a look (tools' litter left out); links, devices, fifos and sockets go
+    into ``refused`` (name -> reason) instead, never followed."""
+    from .load import not_a_file
+
+    out = []
+    for p in sorted(folder.iterdir()):
+        if _SKIP.match(p.name):
+            continue
+        mode = p.lstat().st_mode
+        problem = not_a_file(p.name, mode)
+        if problem:
+            if refused is not None:
+                refused[p.name] = problem
+            continue
+        out.append(p)
+    return out
 
 
 def _descend(folder: Path) -> Path:
@@ -139,26 +210,20 @@ def _descend(folder: Path) -> Path:
 
 
 def _plain(root: Path) -> Discovered:
-    items, skipped, seen = [], [], set()
-    entries = _entries(root)
-    for entry in entries:
-        if entry.is_dir() or entry.suffix in SUBMISSION_SUFFIXES:
-            base = safe_id(entry.stem if entry.is_file() else entry.name)
-            sid = _unique(base, seen)
-            items.append(Item(sid, entry, students=[Student(sid=sid)]))
-        else:
-            skipped.append(entry.name)
+    refused: dict[str, str] = {}
+    entries = _entries(root, refused)
+    graded = [e for e in entries if e.is_dir() or e.suffix in SUBMISSION_SUFFIXES]
+    ids, notes = stable_ids({e.name: e.name if e.is_dir() else e.stem for e in graded})
+    items = [Item(ids[e.name], e, students=[Student(sid=ids[e.name])]) for e in graded]
     layout = "folders" if any(i.path.is_dir() or i.path.suffix == ".zip" for i in items) else "files"
-    return Discovered(items, layout, root, skipped)
-
-
-def _unique(base: str, seen: set[str]) -> str:
-    name, n = base, 1
-    while name.lower() in seen:
-        n += 1
-        name = f"{base}-{n}"
-    seen.add(name.lower())
-    return name
+    found = Discovered(items, layout, root, notes=notes)
+    for entry in entries:
+        if entry not in graded:
+            found.skip(entry.name, f"`{entry.name}` is not a submission: expected a .py, .ipynb or .zip file "
+                                   "(lower-case suffix) or a folder")
+    for name, reason in refused.items():
+        found.skip(name, reason)
+    return found
 
 
 def _text(value) -> str:
@@ -175,13 +240,17 @@ def _gradescope(root: Path) -> Discovered:
         raise DiscoveryError(f"{root / METADATA} is not readable YAML: {exc}") from None
     if not isinstance(metadata, dict):
         raise DiscoveryError(f"{root / METADATA}: expected a mapping of submission folders")
-    items, skipped, seen = [], [], set()
+    found = Discovered([], "gradescope", root)
+    items, seen = found.items, set()
+    refused: dict[str, str] = {}
+    present = {p.name for p in _entries(root, refused)}
     for key, record in metadata.items():
         key = str(key)
         folder = root / key
-        if safe_id(key) != key or not folder.is_dir():
-            skipped.append(f"{key} (listed in {METADATA}, no such folder)")
+        if safe_id(key) != key or key.lower() in seen or key not in present or not folder.is_dir():
+            found.skip(key, refused.get(key) or f"`{key}` is listed in {METADATA} but is not a submission folder")
             continue
+        seen.add(key.lower())
         record = record if isinstance(record, dict) else {}
         students = []
         for person in record.get(":submitters") or []:
@@ -189,19 +258,23 @@ def _gradescope(root: Path) -> Discovered:
                 students.append(Student(name=_text(person.get(":name")), email=_text(person.get(":email")),
                                         sid=_text(person.get(":sid"))))
         meta = {k.lstrip(":"): _text(record.get(k)) for k in (":created_at", ":score") if k in record}
-        items.append(Item(_unique(key, seen), folder, students=students, meta=meta))
+        items.append(Item(key, folder, students=students, meta=meta))
     listed = {i.path.name for i in items}
-    for entry in _entries(root):
-        if entry.name != METADATA and entry.name not in listed:
-            skipped.append(f"{entry.name} (not in {METADATA})")
-    return Discovered(items, "gradescope", root, skipped)
+    for name in sorted(present | set(refused)):
+        if name != METADATA and name not in listed and name not in found.reasons:
+            found.skip(name, refused.get(name) or f"`{name}` is not listed in {METADATA}")
+    return found
 
 
 # ------------------------------------------------------------------ safe extraction
 
-def extract_zip(path: Path, target: Path) -> None:
+def extract_zip(path: Path, target: Path) -> dict[str, str]:
     """Extract ``path`` into ``target``: no absolute paths, no ``..``, no links, size-capped.
-    Re-extraction of the same zip (a resumed batch) replaces the previous copy."""
+    Re-extraction of the same zip (a resumed batch) replaces the previous copy. Returns the
+    members not extracted (name -> reason)."""
+    from .load import not_a_file
+
+    refused: dict[str, str] = {}
     try:
         with zipfile.ZipFile(path) as zf:
             infos = zf.infolist()
@@ -217,10 +290,14 @@ def extract_zip(path: Path, target: Path) -> None:
                 name = info.filename.replace("\\", "/")
                 parts = [p for p in name.split("/") if p not in ("", ".")]
                 if not parts or name.startswith("/") or ".." in parts or ":" in parts[0]:
+                    refused[name] = f"`{name}` points outside the zip; not extracted"
                     continue
-                mode = (info.external_attr >> 16) & 0o170000
-                if mode and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
-                    continue  # symlinks, devices
+                mode = (info.external_attr >> 16) & 0xFFFF
+                problem = not_a_file(name, mode) if stat.S_IFMT(mode) else None
+                if problem:  # symlinks, devices
+                    if not _SKIP.match(parts[-1]) and "__MACOSX" not in parts:
+                        refused[name] = problem
+                    continue
                 dest = tmp.joinpath(*parts)
                 if info.is_dir():
                     dest.mkdir(parents=True, exist_ok=True)
@@ -232,3 +309,4 @@ def extract_zip(path: Path, target: Path) -> None:
         raise DiscoveryError(f"{path.name} is not a valid zip file: {exc}") from None
     shutil.rmtree(target, ignore_errors=True)
     os.replace(tmp, target)
+    return refused
