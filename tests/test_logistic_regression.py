@@ -139,7 +139,7 @@ def test_finite_differences_are_flagged_by_the_time_budget(grade_source):
     report = grade_source(A, src)
     dw = part_of(report, "gradients.dw")
     slow = [c for c in dw.cases if c.code == "too_slow"]
-    assert [c.id for c in slow] == ["gradients[N=10,D=10000,case=9]"]
+    assert [c.id for c in slow] == ["gradients[N=10,D=20000,case=9]"]
     assert "reference took" in slow[0].detail
     assert dw.score == 0  # the budget costs the whole part
     # on small cases finite differences are accurate to the tolerance: only the budget catches them
@@ -170,7 +170,10 @@ def test_the_budget_is_judged_before_the_values(grade_source):
     dw = part_of(report, "gradients.dw")
     assert [c.code for c in dw.cases if not c.passed and c.code not in ("wrong_values", "near_miss")] == ["too_slow"]
     slow = next(c for c in dw.cases if c.code == "too_slow")
-    assert "the values also differ" in slow.detail and "relative error" in slow.detail
+    # the values are shown beside the verdict, unless a loaded machine stretched the call past
+    # its wall-clock limit (then no value came back; the verdict is the same)
+    shown = "the values also differ" in slow.detail and "relative error" in slow.detail
+    assert shown or "no answer within" in slow.detail, slow.detail
     assert dw.score == 0
 
 
