@@ -674,7 +674,8 @@ def _grade_parts(report: Report, grader: Grader, sub: Submission, *, deadline: f
         with np.errstate(all="ignore"):  # what judge() does per call, once for the group
             for index, case in enumerate(cases):
                 expected = grader.expected(lead, case)
-                yardstick = grader.oracles.seconds(lead, case) if index == timed else None
+                # the budget is judged on the widest case, when it ran (not after an earlier hang)
+                yardstick = grader.oracles.seconds(lead, case) if index == timed and index in calls else None
                 call = calls.get(index, not_run)
                 for p in parts:
                     judged = _judge(spec, p, case, call, expected, public=public, yardstick=yardstick)

@@ -57,12 +57,16 @@ def test_a_rounding_level_miss_reads_close_with_both_numbers_not_a_mistake(grade
     src = mutate(ref, "    return out\n", "    return out * (1 + 3e-4)\n")
     report = grade_source(LOGISTIC, src)
     sigmoid = part_of(report, "sigmoid")
-    assert sigmoid.score == 0 and {c.code for c in sigmoid.cases} == {"near_miss"}
+    # an edge whose sigmoids are all tiny may pass (3e-4 of them is below the floor's 1e-6):
+    # it then does not count beside failing random cases (edge_only); every miss is near_miss
+    assert sigmoid.score == 0 and "near_miss" in {c.code for c in sigmoid.cases}
+    assert {c.code for c in sigmoid.cases} <= {"near_miss", "edge_only"}
     assert any(c.shape == "N=1, D=1" for c in sigmoid.cases)
     assert "is close, but outside the tolerance: relative error 0.0003, threshold 0.0001." in sigmoid.feedback
     assert "transposed" not in str(report.parts)
     mistake = grade_source(LOGISTIC, mutate(ref, "    return out\n", "    return out * 1.01\n"))
-    assert "near_miss" not in codes_of(mistake, "sigmoid")  # 100 x the threshold: no longer close
+    # 100 x the threshold: the mistake is named (a case of tiny sigmoids may still be close)
+    assert codes_of(mistake, "sigmoid")[0] == "scaled_const"
 
 
 def test_hints_speak_only_of_the_part_they_are_shown_with(grade_source):
