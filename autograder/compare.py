@@ -187,7 +187,7 @@ def compare(name: str, expected: np.ndarray, got: np.ndarray | None, *, scalar: 
     threshold = tol.rtol + tol.atol / _scale(expected, tol)
     return Verdict(
         name, False, None,
-        f"`{name}`: relative error {err:.3g} (threshold {threshold:.3g})"
+        f"`{name}`: relative error {err:.2g} (threshold {threshold:.2g})"  # 2 digits: all a student needs, little a leak can use
         + (f"; first differing entry {list(where)}" if got.ndim else ""),
         rel_error=err, index=where,
         got_value=float(got[where]) if got.ndim else float(got),

@@ -796,6 +796,14 @@ def _beside_a_values_pass(spec: Assignment, judged: dict[str, list[tuple[Case, J
     return out
 
 
+def _shown_error(rel_error: float | None, public: bool) -> float | None:
+    """A case's relative error as reports carry it: on hidden cases two significant digits (a
+    submission that steers its errors could otherwise spell out what it read of the inputs)."""
+    if rel_error is None or not math.isfinite(rel_error):
+        return None
+    return rel_error if public else float(f"{rel_error:.2g}")
+
+
 def _part_result(spec: Assignment, part: Part, judged: list[tuple[Case, Judged]], *, public: bool,
                  smallest: str = "") -> PartResult:
     judged = _edges_beside_a_general_pass(spec, part, judged)
@@ -807,7 +815,7 @@ def _part_result(spec: Assignment, part: Part, judged: list[tuple[Case, Judged]]
         score = 0.0
     case_results = [
         CaseResult(id=c.id, passed=j.ok, code=j.code, message=j.message, detail=j.detail,
-                   rel_error=j.rel_error if j.rel_error is not None and math.isfinite(j.rel_error) else None,
+                   rel_error=_shown_error(j.rel_error, public),
                    shape=c.shape_text)
         for c, j in judged
     ]
