@@ -26,7 +26,7 @@ GRADIENTS = {
     "mse_two_layer": {"output_grad", "linear_backward.dA_prev", "linear_backward.dW", "linear_backward.db",
                       "sigmoid_backward", "backward.W1", "backward.b1", "backward.W2", "backward.b2"},
     "softmax_ce": {"softmax_ce_grad", "backward.W1", "backward.b1", "backward.W2", "backward.b2"},
-    "gradient_descent": {"quadratic_grad"},
+    "gradient_descent": set(),  # quadratic_grad: no budget can tell Python loops from finite differences
 }
 
 
@@ -44,8 +44,7 @@ def test_every_graded_gradient_has_a_budget_judged_on_a_wide_case(aid, sandbox):
         # an honest answer has room (8x the reference at least), and the wide case stays cheap to grade
         grader.expected(parts[0], widest)
         seconds = grader.oracles.seconds(parts[0], widest)
-        assert parts[0].budget >= 8 and seconds < 0.2, (widest.id, seconds)
-        assert max(BUDGET_FLOOR, parts[0].budget * seconds) < 1.0, widest.id  # finite differences take > 1.5 s
+        assert seconds < 0.01 and parts[0].budget * seconds < BUDGET_FLOOR, (widest.id, seconds)  # the floor decides
 
 
 @pytest.fixture
@@ -58,7 +57,7 @@ def cpu_hog():
     hog.wait()
 
 
-@pytest.mark.parametrize("aid", IDS)
+@pytest.mark.parametrize("aid", [aid for aid in IDS if GRADIENTS[aid]])
 def test_budget_verdicts_hold_with_a_cpu_hog(aid, grade_source, cpu_hog):
     honest = grade_source(aid, reference_source(aid))
     cheat = grade_source(aid, reference_source(aid) + "\n" + (FD / f"{aid}.py").read_text())
@@ -68,3 +67,44 @@ def test_budget_verdicts_hold_with_a_cpu_hog(aid, grade_source, cpu_hog):
         assert lost.score == 0 and lost.diagnoses[0] == "too_slow", (name, lost.diagnoses)
     # the parts that grade no gradient are the honest forward's, full marks
     assert all(p.score == p.max_score for p in cheat.parts if p.name not in GRADIENTS[aid])
+
+
+LOOPS = {  # correct math written the slow way, as students do: loops over every entry
+    "logistic_regression": """
+import math
+
+def gradients(X, y, w, b):
+    N, D = X.shape
+    dw, db = [0.0] * D, 0.0
+    for n in range(N):
+        z = b
+        for d in range(D):
+            z += X[n, d] * w[d]
+        g = (1.0 / (1.0 + math.exp(-z)) - y[n]) / N
+        db += g
+        for d in range(D):
+            dw[d] += g * X[n, d]
+    return np.array(dw), db
+""",
+    "mse_two_layer": """
+def linear_backward(dZ, A_prev, W):
+    N, K = dZ.shape
+    H = A_prev.shape[1]
+    dA, dW, db = np.zeros((N, H)), np.zeros((K, H)), np.zeros(K)
+    for n in range(N):
+        for k in range(K):
+            g = dZ[n, k]
+            db[k] += g
+            for h in range(H):
+                dA[n, h] += g * W[k, h]
+                dW[k, h] += g * A_prev[n, h]
+    return dA, dW, db
+""",
+}
+
+
+@pytest.mark.parametrize("aid", sorted(LOOPS))
+def test_correct_math_in_python_loops_stays_within_the_budget(aid, grade_source, cpu_hog):
+    """The grade equals the student's math: loops over every entry are slow, not wrong."""
+    report = grade_source(aid, reference_source(aid) + "\n" + LOOPS[aid])
+    assert report.score == report.max_score, [(p.name, p.diagnoses) for p in report.parts if p.score < p.max_score]
