@@ -192,7 +192,7 @@ def _error_code(call: CallResult, *, public: bool) -> tuple[str, str]:
     etype, msg = err.get("type", ""), err.get("message", "")
     if etype == "NotImplementedError":
         return "not_implemented", "not implemented yet (raises NotImplementedError)"
-    if etype in ("ImportError", "ModuleNotFoundError") and "is not allowed" in msg:
+    if _blocked_import(err):
         return "forbidden_import", "imports an autograd library, which is not allowed"
     if etype == "MemoryError":
         return "memory_limit", "ran out of memory"
@@ -367,11 +367,12 @@ class Grader:
         self._all_requests: list[Request] | None = None
         self._lock = threading.Lock()
 
-    def with_seeds(self, seeds: tuple[int, ...], *, preload: bool = False) -> "Grader":
-        """A Grader for the cases of ``seeds``, sharing the spec and the oracle modules but with
-        its own cases and oracle outputs (dropped with it)."""
+    def with_seeds(self, seeds: tuple[int, ...]) -> "Grader":
+        """A Grader for the hidden cases of ``seeds``, sharing the spec and the oracle modules but
+        with its own cases and oracle outputs (dropped with it); like its parent, it preloads
+        nothing."""
         child = copy.copy(self)
-        child.fresh, child.seeds, child.preload = False, seeds, preload
+        child.fresh, child.seeds = False, seeds
         child.oracles = Oracles(self.spec, torch_oracle=self.oracles.torch, reference=self.oracles.reference)
         child._fresh_state()
         return child
@@ -511,7 +512,7 @@ class Grader:
                 return _unloadable(report, spec, *_load_failure(load))
             if load.cells:
                 stopped = [_cell_failure_text(c, sub.cells) for c in load.cells]
-                if any(c.error and "is not allowed" in c.error.get("message", "") for c in load.cells):
+                if any(_blocked_import(c.error) for c in load.cells):
                     return _unloadable(report, spec, "forbidden_import", "\n".join(stopped))
                 if not any(state == "ok" for state in load.defined.values()):
                     return _unloadable(report, spec, "load_error", "\n".join(stopped))
@@ -534,9 +535,16 @@ def _load_failure(load) -> tuple[str, str]:
             text += "\n" + err["traceback"]
     elif load.detail:
         text += f" ({load.detail})"
-    code = "forbidden_import" if "is not allowed" in text else (
+    code = "forbidden_import" if _blocked_import(err) else (
         "timeout" if load.status == "timeout" else "load_error")
     return code, text
+
+
+def _blocked_import(err: dict | None) -> bool:
+    """Whether an error is the import blocker refusing an autograd library
+    (:class:`autograder.isolation.ImportBlocker`: an ImportError "... is not allowed ...")."""
+    return bool(err) and err.get("type") in ("ImportError", "ModuleNotFoundError") \
+        and "is not allowed" in err.get("message", "")
 
 
 def _cell_failure_text(failure: CellFailure, cells: list[Cell]) -> str:

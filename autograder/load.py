@@ -79,12 +79,11 @@ def python_cell(text: str) -> str:
         lines[0] = f"# {lines[0]}"
     out = []
     for line in lines:
-        assigned = _ASSIGNED_MAGIC.match(line)
+        assigned, magic = _ASSIGNED_MAGIC.match(line), _LINE_MAGIC.match(line)
         if assigned:
             line = f"{assigned.group(1)}None  # {assigned.group(2)}"
-        elif _LINE_MAGIC.match(line):
-            indent = _LINE_MAGIC.match(line).group(1)
-            line = f"{indent}pass  # {line.strip()}"
+        elif magic:
+            line = f"{magic.group(1)}pass  # {line.strip()}"
         out.append(line)
     return "\n".join(out)
 
