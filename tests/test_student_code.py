@@ -338,3 +338,29 @@ def test_the_in_notebook_check_passes_a_plotting_notebook_in_a_real_kernel(tmp_p
     for part, out in zip(spec_parts, outputs):
         assert out.startswith(f"PASS {part} "), out
     assert outputs[-1].count("PASS") == len(spec_parts), outputs[-1]
+
+
+def test_the_worker_sees_the_package_but_not_the_checkout_nor_other_processes(sandbox):
+    """Of the checkout only `autograder/` is visible: `.git` holds the history of solutions/,
+    and the root's files and tests are the course's, not the student's. /proc hides the
+    grader's and the zygote's processes (hidepid), so their command lines are unreadable."""
+    from autograder import project
+
+    if os.geteuid() != 0:
+        pytest.skip("the mount namespace needs root")
+    root = str(project.root())
+    result, protections = probe(sandbox, f"""
+        for path in ({root + '/.git'!r}, {root + '/tests'!r}, {root + '/solutions'!r}, {root + '/autograder'!r}):
+            try:
+                RESULT[path] = len(os.listdir(path))
+            except OSError as exc:
+                RESULT[path] = type(exc).__name__
+        RESULT["readme"] = open({root + '/README.md'!r}).read(100)
+        RESULT["grader"] = os.path.exists("/proc/{os.getpid()}")
+        RESULT["others"] = [p for p in os.listdir("/proc") if p.isdigit() and p != str(os.getpid())]
+    """)
+    assert "proc_hidepid" in protections
+    assert result[root + "/.git"] == result[root + "/tests"] == result[root + "/solutions"] == "PermissionError"
+    assert isinstance(result[root + "/autograder"], int) and result[root + "/autograder"] > 10
+    assert result["readme"] == ""  # the root's files read as empty
+    assert result["grader"] is False and result["others"] == []
