@@ -388,3 +388,43 @@ def test_dask_executor_matches_local(tmp_path, pool):
                             executor=cluster.scheduler_address, chunk_size=3)
     assert (summary.graded, summary.missing) == (10, [])
     assert _scores(remote) == _scores(local)
+
+
+def test_a_grader_error_is_recorded_once_with_its_reason_and_not_retried_on_resume(tmp_path, monkeypatch):
+    """A submission that makes the grader itself fail (here: grade_path raising, as a full disk
+    or a grader bug would) is retried once in a fresh sandbox, then recorded as grader_error
+    with the reason; a resumed run leaves it alone (it would fail again, forever) unless
+    --retry-errors, and the rest of the class is graded as usual."""
+    from autograder.grade import Grader
+    from tests.helpers import reference_source
+
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    (subs / "alice.py").write_text(reference_source("mse_two_layer"))
+    (subs / "bob.py").write_text(reference_source("mse_two_layer") + "\n# bob\n")
+    real, attempts = Grader.grade_path, []
+
+    def failing_for_bob(self, path, *args, **kwargs):
+        if path.name == "bob.py":
+            attempts.append(path.name)
+            raise RuntimeError("No space left on device")
+        return real(self, path, *args, **kwargs)
+
+    monkeypatch.setattr(Grader, "grade_path", failing_for_bob)
+    out = tmp_path / "out"
+    with Pool("mse_two_layer", workers=1, processes=False) as pool:
+        first = run_batch("mse_two_layer", subs, out=out, pool=pool, progress=False)
+        assert (first.graded, first.grader_errors, len(attempts)) == (2, 1, 2)  # one retry, in a fresh sandbox
+        log = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+        bob = next(r for r in log if r["id"] == "bob")
+        assert bob["status"] == "grader_error" and bob["error"] == "RuntimeError: No space left on device"
+        rows = {r["submission_id"]: r for r in _rows(out)}
+        assert rows["alice"]["status"] == "done" and float(rows["alice"]["total"]) == pool.spec.max_score
+        assert rows["bob"]["status"] == "grader_error" and "No space left on device" in rows["bob"]["note"]
+
+        again = run_batch("mse_two_layer", subs, out=out, pool=pool, resume=True, progress=False)
+        assert (again.graded, again.skipped, again.grader_errors, len(attempts)) == (0, 2, 0, 2)
+        assert len((out / "results.jsonl").read_text().splitlines()) == 2  # recorded once
+
+        retried = run_batch("mse_two_layer", subs, out=out, pool=pool, resume=True, retry_errors=True, progress=False)
+        assert (retried.graded, retried.skipped, retried.grader_errors, len(attempts)) == (1, 1, 1, 4)
