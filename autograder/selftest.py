@@ -4,8 +4,8 @@ Before releasing an assignment, an instructor checks that its parts, cases and d
 the mistakes they are meant to catch, the way scikit-learn tests its estimator checks on
 deliberately broken estimators:
 
-* every random case can tell each modelled mistake (a part's ``variants``) from the right
-  answer: none was kept after every redraw still gave the mistake the point;
+* every random case can tell each modelled mistake (a part's ``variants``) and each trivial
+  answer from the right answer: none was kept after every redraw still gave it the point;
 * the reference scores full marks and the stub scores 0 with ``not_implemented`` everywhere;
 * every hand-written **mutant** (the reference with one mistake, declared in
   ``solutions/selftest/<id>.py``) loses points on exactly the parts it declares, and each
@@ -495,8 +495,9 @@ def run(assignment: str, *, sandbox, progress: Callable[[Outcome], None] | None 
             progress(outcome)
 
     untelling = grader.untelling()
-    record("cases", "random cases", (not untelling, f"a modelled mistake gives the right answer on {untelling}"
-                                     if untelling else "each tells every modelled mistake from the right answer"))
+    record("cases", "random cases", (not untelling, f"a modelled mistake or a trivial answer gives the right answer on "
+                                     f"{untelling}" if untelling else
+                                     "each tells every modelled mistake and trivial answer from the right answer"))
     record("reference", "reference", judge_full_marks(grader.grade_source(suite.reference, sandbox)))
     record("stub", "stub", judge_stub(grader.grade_source(suite.stub, sandbox)))
     public = Grader(assignment, mode="check", base=base).prepare()
