@@ -124,7 +124,7 @@ def grade_cmd(assignment: str, submission: Path, as_json: bool, results_json: Pa
     report = _run(submission, assignment, "grade", student=student, shared=shared, seed=seed, figures_dir=figures,
                   **_timeout_kwargs(submission_timeout))
     if results_json:
-        from .gradebook import atomic_write
+        from .fsutil import atomic_write
 
         atomic_write(results_json, dumps(to_gradescope(report)))
     if as_json:
@@ -191,8 +191,8 @@ def batch_cmd(assignment: str, submissions: Path, out: Path, workers: int | None
     report into --out. Safe to kill at any moment; rerun with --resume to continue.
     """
     from .batch import BatchError, run_batch
-    from .gradebook import LogLocked
-    from .submissions import DiscoveryError
+    from .batch.gradebook import LogLocked
+    from .batch.submissions import DiscoveryError
 
     try:
         summary = run_batch(assignment, submissions, out=out, workers=workers, seed=seed, shared=shared, resume=resume,
@@ -211,7 +211,7 @@ def batch_cmd(assignment: str, submissions: Path, out: Path, workers: int | None
 @click.option("--check", "check_only", is_flag=True, help="Write nothing; exit 1 if a notebook is out of date.")
 def notebooks(check_only: bool) -> None:
     """Generate student_template/<id>.ipynb from each assignment folder and stub."""
-    from .notebook import write_all
+    from .students.notebooks import write_all
 
     try:
         changed = write_all(check_only=check_only)
@@ -233,7 +233,7 @@ def notebooks(check_only: bool) -> None:
 @click.option("--force", is_flag=True, help="Replace OUT if it is not empty.")
 def handout(out: Path, assignments: tuple[str, ...], force: bool) -> None:
     """Write the student handout: stubs, notebooks, the checker and a README; nothing hidden."""
-    from .handout import HandoutError, build
+    from .students.handout import HandoutError, build
 
     try:
         written = build(out, assignments=list(assignments) or None, force=force)
@@ -253,7 +253,7 @@ def handout(out: Path, assignments: tuple[str, ...], force: bool) -> None:
 def gradescope(assignment: str, out: Path, visibility: str) -> None:
     """Build ASSIGNMENT's Gradescope autograder zip with otter; written only if the reference
     solution scores full marks through it (a real `otter run`)."""
-    from .gradescope import GradescopeError, build
+    from .gradescope.autograder_zip import GradescopeError, build
 
     try:
         result = build(assignment, out, visibility=visibility)

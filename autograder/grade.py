@@ -316,7 +316,7 @@ def source_sha256(source: str) -> str:
     grades it, so a batch regrade of a Gradescope submission gets the same cases. A notebook and a
     ``.py`` of the same code are different texts (the notebook's has cell markers) and get
     different cases; the same file always gets the same ones."""
-    from .notebook import without_checker
+    from .load import without_checker
 
     try:
         text = without_checker(source)

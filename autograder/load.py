@@ -299,3 +299,42 @@ def load_source(path: str | Path, prefer: str | None = None) -> str:
         with open(path, "rb") as fh:
             return _decode(_capped(fh, path.name), path.name)
     raise SubmissionError(f"{path.name}: expected a .py file, a .ipynb notebook, a folder or a .zip")
+
+
+# ------------------------------------------------------------------ the checker's own lines
+
+def _is_checker_statement(node) -> bool:
+    """Top-level statements of a cell that belong to the checking machinery, not the answer."""
+    import ast
+
+    if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "autograder":
+        return True
+    if isinstance(node, ast.Import) and any(a.name.split(".")[0] == "autograder" for a in node.names):
+        return True
+    call = node.value if isinstance(node, ast.Expr) else node.value if isinstance(node, ast.Assign) else None
+    if isinstance(call, ast.Call):
+        func = call.func
+        while isinstance(func, ast.Attribute):
+            func = func.value
+        if isinstance(func, ast.Name) and func.id in ("check", "checker"):
+            return True
+    return False
+
+
+def without_checker(text: str) -> str:
+    """``text`` without its top-level checker statements (autograder imports, ``check(...)``,
+    ``check = checker(...)``); unchanged if it does not parse."""
+    import ast
+
+    try:
+        tree = ast.parse(text)
+    except SyntaxError:
+        return text
+    lines = text.splitlines()
+    drop: set[int] = set()
+    keep: set[int] = set()
+    for node in tree.body:
+        (drop if _is_checker_statement(node) else keep).update(range(node.lineno - 1, node.end_lineno))
+    drop -= keep  # a line shared with other code (``x = 1; check("p")``) stays
+    # blank lines keep the line numbers of tracebacks
+    return "\n".join("" if i in drop else line for i, line in enumerate(lines)) + ("\n" if text.endswith("\n") else "")

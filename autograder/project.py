@@ -35,7 +35,25 @@ def root() -> Path:
     env = os.environ.get("BPGRADE_ROOT")
     if env:
         return Path(env).resolve()
-    return Path(__file__).resolve().parent.parent
+    return package_dir().parent
+
+
+#: the engine's front ends: what instructors (batch), students and Gradescope run around grading
+FRONT_ENDS = ("batch", "students", "gradescope")
+
+
+def package_dir() -> Path:
+    """The engine's folder (this package), checked out or installed."""
+    return Path(__file__).resolve().parent
+
+
+def engine_files(*, without: tuple[str, ...] = ()) -> list[Path]:
+    """Every source file of the engine, subpackages included, except the subpackages named in
+    ``without``: what the Gradescope zip and the handout copy, and what the grader version
+    hashes. The one place that knows which files make the engine."""
+    top = package_dir()
+    return sorted(p for p in top.rglob("*.py")
+                  if "__pycache__" not in p.parts and p.relative_to(top).parts[0] not in without)
 
 
 def assignments_dir(base: Path | None = None) -> Path:

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from autograder import gradebook
+from autograder.batch import gradebook
 from autograder.batch import BatchError, Pool, run_batch
-from autograder.gradebook import LogLocked, ResultsLog
-from autograder.submissions import discover
+from autograder.batch.gradebook import LogLocked, ResultsLog
+from autograder.batch.submissions import discover
 from bench.synth import make_batch
 from tests.helpers import child_pids
 

@@ -18,12 +18,13 @@ from pathlib import Path
 
 import pytest
 
-from autograder import gradebook, safetext
-from autograder.classreport import build as build_report
+from autograder import safetext
+from autograder.batch import gradebook
+from autograder.batch.classreport import build as build_report
 from autograder.grade import scan_imports
 from autograder.load import SubmissionError, load_source
 from autograder.report import to_gradescope, to_text
-from autograder.submissions import discover
+from autograder.batch.submissions import discover
 
 A = "logistic_regression"
 ROOT = Path(__file__).resolve().parent.parent

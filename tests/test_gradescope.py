@@ -13,8 +13,10 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder import gradescope, notebook, project
-from autograder.otter_plugin import error_results, gradescope_results
+from autograder import project
+from autograder.gradescope import autograder_zip as gradescope
+from autograder.students import notebooks as notebook
+from autograder.gradescope.plugin import error_results, gradescope_results
 from autograder.report import PartResult, Report
 from tests.helpers import mutate, reference_source
 
@@ -121,7 +123,7 @@ def test_zip_bundles_the_grader_and_locks_the_hidden_files(autograder_zip):
         env = zf.read("environment.yml").decode()
     for name in ("setup.sh", "run_autograder", "run_otter.py", f"bpgrade/solutions/{LR}.py",
                  "bpgrade/solutions/grading.toml", f"bpgrade/assignments/{LR}/assignment.py",
-                 "bpgrade/autograder/otter_plugin.py", "bpgrade/pyproject.toml"):
+                 "bpgrade/autograder/gradescope/plugin.py", "bpgrade/pyproject.toml"):
         assert name in names, name
     assert config["plugins"] == [{gradescope.PLUGIN: {"assignment": LR, "bundle": "bpgrade", "visibility": "visible"}}]
     assert "chmod -R go-rwx /autograder/source/bpgrade/solutions" in setup

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from autograder import handout, notebook, project
+from autograder import project
+from autograder.students import handout, notebooks as notebook
 from autograder.cli import main
 from autograder.grade import Grader, _groups
 from tests.helpers import reference_source

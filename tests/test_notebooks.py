@@ -11,6 +11,7 @@ import nbformat
 import pytest
 
 from autograder import notebook, project
+from autograder.students import checker as nbcheck, notebooks
 from autograder.grade import grade
 from tests.helpers import mutate, reference_source
 
@@ -25,19 +26,19 @@ def _cells(nb, tag):
 
 @pytest.mark.parametrize("aid", IDS)
 def test_committed_notebook_is_valid_and_up_to_date(aid):
-    path = notebook.notebook_path(aid)
+    path = notebooks.notebook_path(aid)
     assert path.is_file(), f"{path} is missing: run `bpgrade notebooks`"
     nbformat.validate(nbformat.read(str(path), as_version=4))
-    assert path.read_text() == notebook.render(aid), f"{path} is out of date: run `bpgrade notebooks`"
+    assert path.read_text() == notebooks.render(aid), f"{path} is out of date: run `bpgrade notebooks`"
 
 
 @pytest.mark.parametrize("aid", IDS)
 def test_one_answer_cell_per_function_and_one_check_cell_per_part(aid):
     spec = project.load_assignment(aid)
-    nb = notebook.build(aid)
-    answers = [c.metadata["bpgrade"]["function"] for c in _cells(nb, notebook.ANSWER)]
+    nb = notebooks.build(aid)
+    answers = [c.metadata["bpgrade"]["function"] for c in _cells(nb, notebooks.ANSWER)]
     assert answers == [f.name for f in spec.functions]
-    checks = [c.metadata["bpgrade"]["part"] for c in _cells(nb, notebook.CHECK)]
+    checks = [c.metadata["bpgrade"]["part"] for c in _cells(nb, notebooks.CHECK)]
     assert checks[-1] == "*"  # check.all()
     assert sorted(checks[:-1]) == sorted(p.name for p in spec.parts)
     order = [c.metadata.get("bpgrade", {}) for c in nb.cells]
@@ -52,7 +53,7 @@ def test_one_answer_cell_per_function_and_one_check_cell_per_part(aid):
 def test_notebook_with_the_reference_scores_full_marks_when_graded(tmp_path, sandbox):
     """The setup and check cells are inert in the grader's sandbox (no kernel there)."""
     path = tmp_path / f"{LR}.ipynb"
-    nbformat.write(notebook.fill(notebook.build(LR), reference_source(LR)), str(path))
+    nbformat.write(notebooks.fill(notebooks.build(LR), reference_source(LR)), str(path))
     report = grade(path, assignment=LR, sandbox=sandbox)
     assert report.score == report.max_score
     assert not report.notes, report.notes
@@ -97,7 +98,7 @@ def test_source_from_namespace_takes_helpers_constants_and_drops_check_calls(tmp
         "def unrelated():\n    while True:\n        pass",
     ]
     ns = _namespace("\n\n\n".join(cells), tmp_path, check=lambda *a: None)
-    text = notebook.source_from_namespace(ns, ["sigmoid", "predict_proba"])
+    text = nbcheck.source_from_namespace(ns, ["sigmoid", "predict_proba"])
     assert "import math" in text and "EPS = 1e-12" in text
     assert "def _helper" in text and "def sigmoid" in text
     assert "check(" not in text and "unrelated" not in text
@@ -139,9 +140,9 @@ def _errors(nb) -> list[str]:
 @pytest.mark.slow
 @pytest.mark.parametrize("aid", IDS)
 def test_reference_notebook_passes_every_check_in_a_kernel(aid, tmp_path):
-    nb = _execute(notebook.fill(notebook.build(aid), reference_source(aid)), tmp_path)
+    nb = _execute(notebooks.fill(notebooks.build(aid), reference_source(aid)), tmp_path)
     assert _errors(nb) == []
-    checks = _cells(nb, notebook.CHECK)
+    checks = _cells(nb, notebooks.CHECK)
     spec = project.load_assignment(aid)
     assert len(checks) == len(spec.parts) + 1
     for cell in checks[:-1]:
@@ -156,9 +157,9 @@ def test_reference_notebook_passes_every_check_in_a_kernel(aid, tmp_path):
 @pytest.mark.slow
 @pytest.mark.parametrize("aid", IDS)
 def test_untouched_notebook_runs_and_shows_not_implemented(aid, tmp_path):
-    nb = _execute(notebook.build(aid), tmp_path)
+    nb = _execute(notebooks.build(aid), tmp_path)
     assert _errors(nb) == []
-    for cell in _cells(nb, notebook.CHECK)[:-1]:
+    for cell in _cells(nb, notebooks.CHECK)[:-1]:
         out = _text(cell)
         assert out.startswith("FAIL "), out
         assert "[not_implemented]" in out, out
@@ -168,11 +169,11 @@ def test_untouched_notebook_runs_and_shows_not_implemented(aid, tmp_path):
 @pytest.mark.slow
 def test_buggy_notebook_check_cells_in_a_kernel_match_bpgrade_check(tmp_path):
     source = mutate(reference_source(LR), *MISSING_1_OVER_N)
-    nb = _execute(notebook.fill(notebook.build(LR), source), tmp_path)
+    nb = _execute(notebooks.fill(notebooks.build(LR), source), tmp_path)
     path = tmp_path / f"{LR}.ipynb"
     nbformat.write(nb, str(path))
     cli = grade(path, assignment=LR, mode="check")  # what `bpgrade check` prints, from the saved file
-    by_part = {c.metadata["bpgrade"]["part"]: _text(c) for c in _cells(nb, notebook.CHECK)}
+    by_part = {c.metadata["bpgrade"]["part"]: _text(c) for c in _cells(nb, notebooks.CHECK)}
     for part in cli.parts:
         shown = by_part[part.name]
         assert shown.startswith(("PASS " if part.ok else "FAIL ") + part.name)

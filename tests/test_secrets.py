@@ -17,12 +17,13 @@ import tomllib
 import numpy as np
 import pytest
 
-from autograder import batch, gradescope, otter_plugin, project, selftest
+from autograder import batch, project, selftest
+from autograder.gradescope import autograder_zip as gradescope, plugin as otter_plugin
 from autograder.grade import Grader, _groups, grade, source_sha256
-from autograder.notebook import without_checker
+from autograder.load import without_checker
 from autograder.report import to_json
 from autograder.run import Sandbox
-from autograder.submissions import Item, Student
+from autograder.batch.submissions import Item, Student
 from tests.test_sandbox import needs_root, probe
 
 LR = "logistic_regression"

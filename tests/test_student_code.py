@@ -277,7 +277,7 @@ PLOT_CELL = ("%matplotlib inline\nimport matplotlib.pyplot as plt\nfrom IPython.
 
 def plotting_notebook(path, source: str):
     """The student notebook with ``source`` in its answer cells and a plotting cell after them."""
-    from autograder import notebook as nbmod
+    from autograder.students import notebooks as nbmod
 
     nb = nbmod.fill(nbmod.build(A), source)
     first_check = next(i for i, c in enumerate(nb.cells) if nbmod.CHECK in c.metadata.get("tags", []))
@@ -326,7 +326,7 @@ def test_the_in_notebook_check_passes_a_plotting_notebook_in_a_real_kernel(tmp_p
     pytest.importorskip("nbclient")
     from nbclient import NotebookClient
 
-    from autograder import notebook as nbmod
+    from autograder.students import notebooks as nbmod
 
     path = plotting_notebook(tmp_path / f"{A}.ipynb", reference_source(A))
     nb = nbformat.read(str(path), as_version=4)

@@ -19,7 +19,7 @@ Its hooks run in otter's parent process (``otter.run.run_autograder``), in this 
 
 Configured in the autograder zip's ``otter_config.json`` (written by ``bpgrade gradescope``)::
 
-    {"plugins": [{"autograder.otter_plugin.BpgradePlugin":
+    {"plugins": [{"autograder.gradescope.plugin.BpgradePlugin":
                   {"assignment": "<assignment id>", "bundle": "bpgrade", "visibility": "visible"}}]}
 
 ``bundle`` is the project root inside the zip (``source/bpgrade``): assignment folder, hidden
@@ -40,7 +40,7 @@ from pathlib import Path
 import nbformat
 from otter.plugins import AbstractOtterPlugin
 
-from .gradebook import atomic_write
+from ..fsutil import atomic_write
 
 OTTER_LOG = ".OTTER_LOG"
 KEEP = ("tests", "__init__.py")  #: what otter itself puts in the submission folder
@@ -51,7 +51,7 @@ def gradescope_results(public, hidden, *, visibility: str = "visible") -> dict:
     """Gradescope's results.json from the hidden-case Report, worded with the public one:
     one test per part (name, score, max_score, status, output, visibility) and a top-level
     score. Never says "all tests passed": it says which cases, public or hidden, passed."""
-    from .report import to_gradescope
+    from ..report import to_gradescope
 
     data = to_gradescope(hidden, visibility=visibility)
     pub = {p.name: p for p in public.parts} if public is not None else {}
@@ -94,7 +94,7 @@ def error_results(message: str, max_score: float = 0.0) -> dict:
 
 def _max_score(assignment: str, base: Path) -> float:
     try:
-        from . import project
+        from .. import project
 
         return project.load_assignment(assignment, base).max_score
     except Exception:  # noqa: BLE001 - only used to word an error
@@ -148,8 +148,8 @@ class BpgradePlugin(AbstractOtterPlugin):
         atomic_write(self.results_path, json.dumps(self.data, indent=2, allow_nan=False))
 
     def _grade(self, source, options: dict, ag_dir: Path, student: str = "") -> dict:
-        from .grade import Grader
-        from .run import Sandbox
+        from ..grade import Grader
+        from ..run import Sandbox
 
         base = (ag_dir / "source" / options.get("bundle", "bpgrade")).resolve()
         visibility = options.get("visibility", "visible")
@@ -186,7 +186,7 @@ def _student(ag_dir: Path) -> str:
     """The student key of this submission (see :func:`autograder.project.student_key`): its users'
     emails from Gradescope's submission_metadata.json, else ``submission_<id>`` (the folder name
     of a Gradescope export), else "" (no metadata: a local ``otter run``)."""
-    from .project import student_key
+    from ..project import student_key
 
     try:
         meta = json.loads((ag_dir / "submission_metadata.json").read_text())
@@ -200,9 +200,8 @@ def _student(ag_dir: Path) -> str:
 
 
 def _read_source(submission: Path, assignment: str):
-    from .load import SubmissionError, load_source
+    from ..load import SubmissionError, load_source, without_checker
 
-    from .notebook import without_checker
 
     try:  # the notebook's setup and check cells are inert, but need not even be imported
         return without_checker(load_source(submission, prefer=assignment))
@@ -222,6 +221,6 @@ def _neutralise(submission: Path) -> None:
 
 
 def _text(report) -> str:
-    from .report import to_text
+    from ..report import to_text
 
     return "---- bpgrade ----\n" + to_text(report)

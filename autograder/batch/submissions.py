@@ -174,7 +174,7 @@ def discover(path: str | Path, *, scratch: Path | None = None) -> Discovered:
 def _entries(folder: Path, refused: dict[str, str] | None = None) -> list[Path]:
     """The entries worth a look (tools' litter left out); links, devices, fifos and sockets go
     into ``refused`` (name -> reason) instead, never followed."""
-    from .load import not_a_file
+    from ..load import not_a_file
 
     out = []
     for p in sorted(folder.iterdir()):
@@ -272,7 +272,7 @@ def extract_zip(path: Path, target: Path) -> dict[str, str]:
     """Extract ``path`` into ``target``: no absolute paths, no ``..``, no links, size-capped.
     Re-extraction of the same zip (a resumed batch) replaces the previous copy. Returns the
     members not extracted (name -> reason)."""
-    from .load import not_a_file
+    from ..load import not_a_file
 
     refused: dict[str, str] = {}
     try:

@@ -13,8 +13,9 @@ import statistics
 from collections import Counter
 from pathlib import Path
 
-from .gradebook import DONE, atomic_write, is_failure
-from .safetext import name as one_line
+from ..fsutil import atomic_write
+from .gradebook import DONE, is_failure
+from ..safetext import name as one_line
 
 REPORT_DIR = "report"
 SLOWEST = 15

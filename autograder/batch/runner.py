@@ -34,7 +34,8 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import classreport, gradebook, project
+from .. import project
+from . import classreport, gradebook
 from .gradebook import DONE, GRADER_ERROR, LOG_NAME, ResultsLog, current_records, is_failure
 from .pool import Pool, grader_version
 from .submissions import Item, discover

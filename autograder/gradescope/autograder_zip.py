@@ -6,7 +6,7 @@ hidden reference and a ``solutions/grading.toml`` holding this assignment's hidd
 from the course secret, which never leaves the instructor's machine). setup.sh installs
 them (torch from the CPU wheel index) and makes ``bpgrade/solutions`` readable by root only;
 the sandbox's workers run as another uid. otter_config.json enables
-:class:`autograder.otter_plugin.BpgradePlugin`, which grades in otter's parent process.
+:class:`autograder.gradescope.plugin.BpgradePlugin`, which grades in otter's parent process.
 
 Before writing the zip, ``build`` grades the reference solution through it with the real
 ``otter run`` and refuses to write it unless the reference scores full marks.
@@ -24,13 +24,14 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import notebook, project
+from .. import project
+from ..students import notebooks
 
 TORCH_INDEX = "https://download.pytorch.org/whl/cpu"
 TORCH_VERSION = "2.13.0"
 PYTHON_VERSION = "3.11"
 BUNDLE = "bpgrade"
-PLUGIN = "autograder.otter_plugin.BpgradePlugin"
+PLUGIN = "autograder.gradescope.plugin.BpgradePlugin"
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
 VALIDATE_TIMEOUT = 600.0  #: seconds for the validating ``otter run`` of the reference
 ENGINE_SKIP = ("__pycache__",)
@@ -79,9 +80,9 @@ def otter_config(assignment: str, visibility: str = "visible") -> dict:
 def _bundle_files(assignment: str, base: Path) -> dict[str, bytes | Path]:
     """{path in the zip: file or bytes} for the project bundle."""
     files: dict[str, bytes | Path] = {}
-    engine = Path(__file__).resolve().parent
-    for path in sorted(engine.glob("*.py")):
-        files[f"{BUNDLE}/autograder/{path.name}"] = path
+    engine = project.package_dir()
+    for path in project.engine_files():
+        files[f"{BUNDLE}/autograder/{path.relative_to(engine).as_posix()}"] = path
     folder = project.assignments_dir(base) / assignment
     for path in sorted(folder.rglob("*")):
         rel = path.relative_to(folder)
@@ -142,8 +143,8 @@ def _assemble(otter_zip: Path, target: Path, bundle: dict[str, bytes | Path]) ->
 
 def reference_notebook(assignment: str, base: Path | None = None):
     """The student notebook with the reference solution in its answer cells."""
-    nb = notebook.build(assignment, base)
-    return notebook.fill(nb, project.solution_path(assignment, base).read_text())
+    nb = notebooks.build(assignment, base)
+    return notebooks.fill(nb, project.solution_path(assignment, base).read_text())
 
 
 def otter_run(zip_path: Path, submission: Path, out_dir: Path, *, timeout: float = VALIDATE_TIMEOUT) -> tuple[dict, float]:

@@ -15,12 +15,12 @@ import fcntl
 import io
 import json
 import os
-import tempfile
 import threading
 from pathlib import Path
 
-from .report import CaseResult, PartResult, Report, to_gradescope, to_text
-from .safetext import csv_cell, shown
+from ..fsutil import atomic_write, fsync_dir
+from ..report import CaseResult, PartResult, Report, to_gradescope, to_text
+from ..safetext import csv_cell, shown
 
 LOG_NAME = "results.jsonl"
 GRADEBOOK_NAME = "gradebook.csv"
@@ -144,41 +144,6 @@ def is_failure(record: dict) -> bool:
     return record.get("status") != DONE or bool(FAILURE_CODES & set(record.get("diagnoses", [])))
 
 
-# ------------------------------------------------------------------ atomic files
-
-def atomic_write(path: Path, data: bytes | str, *, fsync: bool = True) -> None:
-    """tmp file in the same folder, fsync, ``os.replace``: readers see old or new, never half."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if isinstance(data, str):
-        data = data.encode("utf-8")
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            if fsync:
-                os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    if fsync:
-        fsync_dir(path.parent)
-
-
-def fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 # ------------------------------------------------------------------ derived files
 
 def report_from_json(data: dict) -> Report:
@@ -231,7 +196,7 @@ def gradebook_csv(records: list[dict], part_names: list[str]) -> str:
 
 def feedback_files(record: dict) -> dict[str, str]:
     """``<id>.txt`` (what ``bpgrade grade`` prints) and ``<id>.json`` (Gradescope results.json)."""
-    from .report import dumps
+    from ..report import dumps
 
     if record.get("status") != DONE or "report" not in record:
         text = shown(f"grading did not finish: {record.get('error', 'unknown grader error')}") + "\n"

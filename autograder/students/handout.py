@@ -18,9 +18,10 @@ import re
 import shutil
 from pathlib import Path
 
-from . import notebook, project
+from .. import project
+from . import notebooks
 
-ENGINE_SUFFIXES = (".py",)
+INSTRUCTOR_ONLY = ("batch", "gradescope")  #: engine packages a student never runs
 ASSIGNMENT_SKIP = ("__pycache__", ".ipynb_checkpoints")
 MIN_BODY = 30  #: characters (whitespace removed) for a reference function body to be a marker
 
@@ -29,13 +30,13 @@ class HandoutError(Exception):
     """The handout cannot be built (or would contain hidden material)."""
 
 
-def _copy_tree(src: Path, dst: Path, *, suffixes: tuple[str, ...] | None = None) -> list[Path]:
+def _copy_tree(src: Path, dst: Path) -> list[Path]:
     written = []
     for path in sorted(src.rglob("*")):
         rel = path.relative_to(src)
         if any(part in ASSIGNMENT_SKIP or part.startswith(".") for part in rel.parts):
             continue
-        if path.is_dir() or (suffixes and path.suffix not in suffixes):
+        if path.is_dir():
             continue
         target = dst / rel
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -92,16 +93,20 @@ def build(out: Path, *, base: Path | None = None, assignments: list[str] | None 
     out.mkdir(parents=True, exist_ok=True)
 
     written = []
-    engine = Path(__file__).resolve().parent
-    written += _copy_tree(engine, out / "autograder", suffixes=ENGINE_SUFFIXES)
+    engine = project.package_dir()
+    for path in project.engine_files(without=INSTRUCTOR_ONLY):
+        target = out / "autograder" / path.relative_to(engine)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, target)
+        written.append(target)
     for aid in ids:
         written += _copy_tree(project.assignments_dir(base) / aid, out / "assignments" / aid)
-        stub = notebook.stub_path(aid, base)
+        stub = notebooks.stub_path(aid, base)
         target = out / "student_template" / stub.name
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(stub, target)
         nb = out / "student_template" / f"{aid}.ipynb"
-        nb.write_text(notebook.render(aid, base))
+        nb.write_text(notebooks.render(aid, base))
         written += [target, nb]
     for name, src in [("pyproject.toml", base / "pyproject.toml"),
                       ("README.md", base / "student_template" / "README.md")]:

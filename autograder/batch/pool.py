@@ -34,7 +34,7 @@ from collections import deque
 from pathlib import Path
 from typing import Any, Callable
 
-from . import project
+from .. import project
 from .gradebook import DONE, GRADER_ERROR
 PREFETCH = 2  #: submissions handed to a grader process at once (it never waits for the next)
 
@@ -51,8 +51,8 @@ class Pool:
     def __init__(self, assignment: str, *, workers: int | None = None, seed: int | None = None,
                  shared: bool = False, base: Path | None = None, limits=None, version: str | None = None,
                  processes: bool | None = None, submission_timeout: float | None = None):
-        from .grade import Grader
-        from .isolation import Limits
+        from ..grade import Grader
+        from ..isolation import Limits
 
         self.assignment, self.seed, self.shared, self.base = assignment, seed, shared, base
         self.workers = max(1, workers or os.cpu_count() or 1)
@@ -189,7 +189,7 @@ class Pool:
 def start_sandboxes(n: int, limits) -> list:
     """N sandboxes, started from the calling thread (their zygotes start in parallel). Each
     pre-forks the next submission's worker (see :class:`autograder.run.Sandbox`)."""
-    from .run import Sandbox
+    from ..run import Sandbox
 
     boxes = []
     try:
@@ -234,8 +234,8 @@ class LocalSlot:
         self._handed.clear()
 
     def grade(self, path: Path, student: str = "") -> dict:
-        from .oracle import OracleDisagreement
-        from .report import to_json
+        from ..oracle import OracleDisagreement
+        from ..report import to_json
 
         error = ""
         for attempt in range(2):
@@ -253,7 +253,7 @@ class LocalSlot:
         return grader_error(self.version, self.grader.spec.max_score, error)
 
     def _replace_box(self) -> None:
-        from .run import Sandbox
+        from ..run import Sandbox
 
         try:
             self.box.close()
@@ -308,7 +308,7 @@ class ForkedSlot:
     def drain(self) -> None:
         """Wait out the verdicts handed over and not collected (a caller that stops early
         must not leave them for the slot's next borrower), discarding them."""
-        from .oracle import OracleDisagreement
+        from ..oracle import OracleDisagreement
 
         while self._outstanding and not self.dead:
             try:
@@ -318,7 +318,7 @@ class ForkedSlot:
 
     def collect(self) -> dict:
         """The verdict on the oldest submission handed over and not yet collected."""
-        from .oracle import OracleDisagreement
+        from ..oracle import OracleDisagreement
 
         self._outstanding -= 1
         try:
@@ -353,7 +353,7 @@ class ForkedSlot:
             except ChildProcessError:
                 return ""
             if pid:
-                from .run import describe_exit
+                from ..run import describe_exit
 
                 return describe_exit(os.waitstatus_to_exitcode(status), who="grader process")
             if time.monotonic() > deadline:
@@ -363,8 +363,8 @@ class ForkedSlot:
 
 
 def _forked_grader(local: LocalSlot, sock: socket.socket, others: list[ForkedSlot], boxes: list) -> None:
-    from . import isolation
-    from .oracle import OracleDisagreement
+    from .. import isolation
+    from ..oracle import OracleDisagreement
 
     if sys.platform.startswith("linux"):
         isolation._libc().prctl(isolation.PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
@@ -460,10 +460,6 @@ def _finite(obj):
 # ------------------------------------------------------------------ grader version
 
 #: engine modules whose content is part of the grader version (a change regrades everything)
-_ENGINE_FILES = ("cases.py", "compare.py", "diagnose.py", "grade.py", "isolation.py", "load.py", "oracle.py",
-                 "report.py", "run.py", "score.py", "spec.py", "transport.py", "worker.py", "zygote.py")
-
-
 def grader_version(assignment: str, *, seed: int | None = None, shared: bool = False,
                    base: Path | None = None) -> str:
     """``<package version>+<fingerprint>``. The fingerprint hashes the engine, the assignment,
@@ -472,14 +468,13 @@ def grader_version(assignment: str, *, seed: int | None = None, shared: bool = F
     anywhere (a 256-bit key behind sha256 cannot be recovered from the fingerprint)."""
     import hashlib
 
-    from . import __version__
+    from .. import __version__
 
     spec = project.load_assignment(assignment, base)
     h = hashlib.sha256(b"bpgrade-batch-v1\0")
-    engine = Path(__file__).resolve().parent
-    for name in _ENGINE_FILES:
-        path = engine / name
-        h.update(name.encode() + b"\0" + (path.read_bytes() if path.is_file() else b"") + b"\0")
+    engine = project.package_dir()
+    for path in project.engine_files(without=project.FRONT_ENDS):  # what decides a grade
+        h.update(path.relative_to(engine).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
     for path in sorted(spec.folder.glob("*.py")) + [project.solution_path(assignment, base)]:
         h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     mode = "fresh" if seed is None and not shared else f"shared:{'' if seed is None else int(seed)}"

@@ -1,0 +1,1 @@
+"""What students run: the in-notebook checker, the generated notebooks and the handout."""
