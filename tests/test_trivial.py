@@ -102,7 +102,7 @@ def test_probe_and_property_parts_count_only_beside_a_right_random_case(grade_so
     for part in paired:
         fn = spec.function(part.function)
         for case in hidden.cases(part.cases_key):
-            tables.setdefault(fn.name, []).append((selftest._call_args(fn, case.inputs), hidden.expected(part, case)))
+            tables.setdefault(fn.name, []).append((selftest.call_args(fn, case.inputs), hidden.expected(part, case)))
     report = grade_source(aid, selftest.table_source(spec, tables), shared=True)
     for part in paired:
         result = part_of(report, part.name)

@@ -18,6 +18,7 @@ import os
 import threading
 from pathlib import Path
 
+from .. import project
 from ..fsutil import atomic_write, fsync_dir
 from ..report import CaseResult, PartResult, Report, to_gradescope, to_text
 from ..safetext import csv_cell, shown
@@ -232,3 +233,64 @@ def export(out: Path, records: list[dict], part_names: list[str], *, feedback: b
             write_feedback(out, rec, fsync=False)
         if records:  # derived files: rebuilt from the log on every run, so one dir fsync is enough
             fsync_dir(out / FEEDBACK_DIR)
+
+
+# ------------------------------------------------------------------ records
+
+def verdict_record(*, report_json: dict, seconds: float, version: str, restarts: int = 0) -> dict:
+    codes: list[str] = []
+    for p in report_json["parts"]:
+        for c in p.get("diagnoses", []):
+            if c not in codes:
+                codes.append(c)
+    return _finite({
+        "status": DONE, "grader_version": version, "score": report_json["score"],
+        "max_score": report_json["max_score"],
+        "parts": {p["name"]: p["score"] for p in report_json["parts"]},
+        "diagnoses": codes, "seconds": round(seconds, 4), "retries": restarts,
+        "report": report_json,
+    })
+
+
+def grader_error(version: str, max_score: float, error: str) -> dict:
+    return {"status": GRADER_ERROR, "grader_version": version, "error": error,
+            "score": 0.0, "max_score": float(max_score), "parts": {},
+            "diagnoses": [GRADER_ERROR], "seconds": 0.0}
+
+
+def _finite(obj):
+    """JSON-safe: non-finite floats become None (the log is written with allow_nan=False).
+    Usually ``obj`` is already plain and finite, which one strict encoding proves; otherwise a
+    round trip through the C encoder/decoder: NaN and Infinity come back through
+    ``parse_constant``, numpy scalars through ``default``."""
+    try:
+        json.dumps(obj, allow_nan=False)
+        return obj
+    except (ValueError, TypeError):
+        pass
+    text = json.dumps(obj, default=lambda o: o.item() if hasattr(o, "item") else str(o))
+    return json.loads(text, parse_constant=lambda _name: None)
+
+
+# ------------------------------------------------------------------ grader version
+
+def grader_version(assignment: str, *, seed: int | None = None, shared: bool = False,
+                   base: Path | None = None) -> str:
+    """``<package version>+<fingerprint>``. The fingerprint hashes the engine, the assignment,
+    its oracle and hidden reference, the assignment's hidden key and the case mode (fresh,
+    shared, a seed) together, so changing any of them regrades; the key itself is never written
+    anywhere (a 256-bit key behind sha256 cannot be recovered from the fingerprint)."""
+    import hashlib
+
+    from .. import __version__
+
+    spec = project.load_assignment(assignment, base)
+    h = hashlib.sha256(b"bpgrade-batch-v1\0")
+    engine = project.package_dir()
+    for path in project.engine_files(without=project.FRONT_ENDS):  # what decides a grade
+        h.update(path.relative_to(engine).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    for path in sorted(spec.folder.glob("*.py")) + [project.solution_path(assignment, base)]:
+        h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    mode = "fresh" if seed is None and not shared else f"shared:{'' if seed is None else int(seed)}"
+    h.update(project.assignment_key(assignment, base) + b"\0" + mode.encode())
+    return f"{__version__}+{h.hexdigest()[:16]}"

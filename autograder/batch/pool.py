@@ -11,31 +11,24 @@ Layout (Linux, the default)::
            submission's cases and oracle outputs first) and returns a plain JSON record over
            its socket
 
-Forked grader processes give each slot its own interpreter, so judging (pure Python) runs on
-all cores instead of queueing on one GIL. Elsewhere (no ``fork``, the spawn fallback, or a pool
+Forked grader processes (:mod:`.forked`) give each slot its own interpreter. Elsewhere (no ``fork``, the spawn fallback, or a pool
 built off the main thread, e.g. inside Dask's executor) the slots are threads of this process.
-A slot whose sandbox fails is given a new one and the submission retried once; a grader
-process that dies costs its current submission (a ``grader_error`` record) and nothing else.
+A slot whose sandbox fails is given a new one and the submission retried once.
 """
 from __future__ import annotations
 
 import contextlib
-import json
-import math
 import os
 import queue
-import signal
-import socket
-import struct
-import sys
 import threading
 import time
 from collections import deque
 from pathlib import Path
 from typing import Any, Callable
 
-from .. import project
-from .gradebook import DONE, GRADER_ERROR
+from .forked import ForkedSlot
+from .gradebook import grader_error, grader_version, verdict_record
+
 PREFETCH = 2  #: submissions handed to a grader process at once (it never waits for the next)
 
 
@@ -272,211 +265,3 @@ class LocalSlot:
                 box.close()
             except Exception:  # noqa: BLE001
                 pass
-
-
-class ForkedSlot:
-    """A LocalSlot run in a grader process forked from the pool owner. Requests and records
-    travel as length-prefixed JSON over a socketpair (both sides are trusted; no pickle
-    anyway)."""
-
-    def __init__(self, local: LocalSlot, *, others: list["ForkedSlot"], boxes: list):
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        pid = os.fork()
-        if pid == 0:  # the grader process
-            code = 0
-            try:
-                ours.close()
-                _forked_grader(local, theirs, others, boxes)
-            except BaseException:  # noqa: BLE001 - never return into the parent's code
-                code = 70
-            finally:
-                os._exit(code)
-        theirs.close()
-        local.box.hand_over()  # its zygote then sees the grader process end, however it ends
-        self.pid, self.sock, self.local, self.dead = pid, ours, local, False
-        self._failure: BaseException | None = None
-        self._outstanding = 0  #: handed over, verdict not yet collected
-
-    def submit(self, path: Path, student: str = "") -> None:
-        """Hand the grader process a submission; it grades them in the order handed over."""
-        self._outstanding += 1
-        try:
-            _send(self.sock, {"path": str(path), "student": student})
-        except OSError as exc:  # it died: collect() reports it
-            self._failure = self._failure or exc
-
-    def drain(self) -> None:
-        """Wait out the verdicts handed over and not collected (a caller that stops early
-        must not leave them for the slot's next borrower), discarding them."""
-        from ..oracle import OracleDisagreement
-
-        while self._outstanding and not self.dead:
-            try:
-                self.collect()
-            except OracleDisagreement:
-                pass
-
-    def collect(self) -> dict:
-        """The verdict on the oldest submission handed over and not yet collected."""
-        from ..oracle import OracleDisagreement
-
-        self._outstanding -= 1
-        try:
-            if self._failure is not None:
-                raise self._failure
-            reply = _recv(self.sock)
-        except (OSError, EOFError, ValueError) as exc:
-            self.dead = True
-            status = self._wait()
-            return grader_error(self.local.version, self.local.grader.spec.max_score,
-                                f"the grader process died ({status or exc})")
-        if "fatal" in reply:
-            raise OracleDisagreement(reply["fatal"])
-        return reply["record"]
-
-    def grade(self, path: Path, student: str = "") -> dict:
-        self.submit(path, student)
-        return self.collect()
-
-    def close(self) -> None:
-        try:
-            self.sock.close()  # EOF: the grader process closes its own sandboxes and exits
-        except OSError:
-            pass
-        self._wait(timeout=30)
-
-    def _wait(self, timeout: float = 5.0) -> str:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                pid, status = os.waitpid(self.pid, os.WNOHANG)
-            except ChildProcessError:
-                return ""
-            if pid:
-                from ..run import describe_exit
-
-                return describe_exit(os.waitstatus_to_exitcode(status), who="grader process")
-            if time.monotonic() > deadline:
-                os.kill(self.pid, signal.SIGKILL)
-                deadline = math.inf
-            time.sleep(0.01)
-
-
-def _forked_grader(local: LocalSlot, sock: socket.socket, others: list[ForkedSlot], boxes: list) -> None:
-    from .. import isolation
-    from ..oracle import OracleDisagreement
-
-    if sys.platform.startswith("linux"):
-        isolation._libc().prctl(isolation.PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the pool owner's to handle
-    for other in others:  # the grader processes forked before us: their sockets are not ours
-        other.sock.close()
-    for box in boxes:  # nor is any other sandbox (each zygote must see its own grader end)
-        if box is not local.box:
-            box.forget()
-    _single_threaded_torch()
-    try:
-        while True:
-            try:
-                request = _recv(sock)
-            except (EOFError, OSError):
-                return
-            try:
-                _send(sock, {"record": local.grade(Path(request["path"]), request.get("student", ""))})
-            except OracleDisagreement as exc:
-                _send(sock, {"fatal": str(exc)})
-    finally:
-        local.close()
-
-
-def _single_threaded_torch() -> None:
-    """The oracles' torch may have started its thread pool in the parent; a forked child has
-    none of those threads, so it must not enter a parallel region: one thread, run inline."""
-    torch = sys.modules.get("torch")
-    if torch is not None:
-        torch.set_num_threads(1)
-
-
-_LEN = struct.Struct("<Q")
-
-
-def _send(sock: socket.socket, obj: dict) -> None:
-    data = json.dumps(obj, allow_nan=False).encode()
-    sock.sendall(_LEN.pack(len(data)) + data)
-
-
-def _recv(sock: socket.socket) -> dict:
-    (size,) = _LEN.unpack(_read_exact(sock, _LEN.size))
-    return json.loads(_read_exact(sock, size))
-
-
-def _read_exact(sock: socket.socket, n: int) -> bytes:
-    buf = bytearray()
-    while len(buf) < n:
-        chunk = sock.recv(min(n - len(buf), 1 << 20))
-        if not chunk:
-            raise EOFError("the peer closed the socket")
-        buf += chunk
-    return bytes(buf)
-
-
-# ------------------------------------------------------------------ records
-
-def verdict_record(*, report_json: dict, seconds: float, version: str, restarts: int = 0) -> dict:
-    codes: list[str] = []
-    for p in report_json["parts"]:
-        for c in p.get("diagnoses", []):
-            if c not in codes:
-                codes.append(c)
-    return _finite({
-        "status": DONE, "grader_version": version, "score": report_json["score"],
-        "max_score": report_json["max_score"],
-        "parts": {p["name"]: p["score"] for p in report_json["parts"]},
-        "diagnoses": codes, "seconds": round(seconds, 4), "retries": restarts,
-        "report": report_json,
-    })
-
-
-def grader_error(version: str, max_score: float, error: str) -> dict:
-    return {"status": GRADER_ERROR, "grader_version": version, "error": error,
-            "score": 0.0, "max_score": float(max_score), "parts": {},
-            "diagnoses": [GRADER_ERROR], "seconds": 0.0}
-
-
-def _finite(obj):
-    """JSON-safe: non-finite floats become None (the log is written with allow_nan=False).
-    Usually ``obj`` is already plain and finite, which one strict encoding proves; otherwise a
-    round trip through the C encoder/decoder: NaN and Infinity come back through
-    ``parse_constant``, numpy scalars through ``default``."""
-    try:
-        json.dumps(obj, allow_nan=False)
-        return obj
-    except (ValueError, TypeError):
-        pass
-    text = json.dumps(obj, default=lambda o: o.item() if hasattr(o, "item") else str(o))
-    return json.loads(text, parse_constant=lambda _name: None)
-
-
-# ------------------------------------------------------------------ grader version
-
-#: engine modules whose content is part of the grader version (a change regrades everything)
-def grader_version(assignment: str, *, seed: int | None = None, shared: bool = False,
-                   base: Path | None = None) -> str:
-    """``<package version>+<fingerprint>``. The fingerprint hashes the engine, the assignment,
-    its oracle and hidden reference, the assignment's hidden key and the case mode (fresh,
-    shared, a seed) together, so changing any of them regrades; the key itself is never written
-    anywhere (a 256-bit key behind sha256 cannot be recovered from the fingerprint)."""
-    import hashlib
-
-    from .. import __version__
-
-    spec = project.load_assignment(assignment, base)
-    h = hashlib.sha256(b"bpgrade-batch-v1\0")
-    engine = project.package_dir()
-    for path in project.engine_files(without=project.FRONT_ENDS):  # what decides a grade
-        h.update(path.relative_to(engine).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
-    for path in sorted(spec.folder.glob("*.py")) + [project.solution_path(assignment, base)]:
-        h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
-    mode = "fresh" if seed is None and not shared else f"shared:{'' if seed is None else int(seed)}"
-    h.update(project.assignment_key(assignment, base) + b"\0" + mode.encode())
-    return f"{__version__}+{h.hexdigest()[:16]}"

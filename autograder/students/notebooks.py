@@ -15,7 +15,6 @@ from __future__ import annotations
 
 # Only modules the sandbox's worker has already loaded are imported here: the checker imports
 # this module, and a submitted notebook's setup cell imports the checker inside the worker.
-import os
 import re
 from pathlib import Path
 

@@ -1,164 +1,20 @@
-"""Mutation testing of an assignment's own grading: ``bpgrade selftest ASSIGNMENT``.
-
-Before releasing an assignment, an instructor checks that its parts, cases and diagnoses catch
-the mistakes they are meant to catch, the way scikit-learn tests its estimator checks on
-deliberately broken estimators:
-
-* every random case can tell each modelled mistake (a part's ``variants``) and each trivial
-  answer from the right answer: none was kept after every redraw still gave it the point;
-* the reference scores full marks and the stub scores 0 with ``not_implemented`` everywhere;
-* every hand-written **mutant** (the reference with one mistake, declared in
-  ``solutions/selftest/<id>.py``) loses points on exactly the parts it declares, and each
-  labelled part's first diagnosis is the declared code;
-* every **correct variant** (einsum, loops, float32 inside, another stable formula) keeps full
-  marks;
-* a generated **float32** variant wraps every graded function of the reference so it runs on
-  its input arrays cast to float32 and returns float64 again (the tolerance policy: float32
-  arithmetic inside a correct submission passes); it must keep full marks, probes included;
-* **generated** mutants wrap each graded function so one output comes back negated, doubled or
-  transposed; the part grading that output must lose points and name the mistake;
-* **trivial answers** earn nothing: every graded function returning zeros, ones, a constant or
-  an input of the output's shape unchanged, each trivial answer the assignment declares
-  (``Function(trivial=...)``), and the public cases' answers hard-coded (a lookup table of
-  what ``bpgrade check`` expects) must score 0 on every part in hidden grading.
-
-``solutions/selftest/<id>.py`` defines ``MUTANTS = [Mutant(...), ...]`` and
-``CORRECT = [Correct(...), ...]``; it lives beside the hidden solutions because a mutant is
-the answer with one mistake.
-"""
+"""Submissions the self-test writes itself: generated mutants (one output negated, doubled or
+transposed), trivial answers (generic ones, declared ones, the public answers hard-coded as a
+lookup table) and the float32 variant of the reference. Each is Python source appended to or
+wrapping the reference, graded like any submission."""
 from __future__ import annotations
 
 import base64
 import copy
-import importlib.util
 import zlib
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Callable, Iterator, Sequence
 
 import numpy as np
 
-from . import diagnose, project
-from .report import Report
+from .. import diagnose
 
-
-@dataclass(frozen=True)
-class Mutant:
-    """The reference with ``edits`` applied (each ``old`` must occur exactly once)."""
-
-    id: str
-    edits: Sequence[tuple[str, str]]
-    loses: frozenset[str] | set[str]
-    labels: dict[str, str] = field(default_factory=dict)  #: part -> expected first diagnosis
-    append: str = ""  #: code appended after the edits (later definitions win)
-
-
-@dataclass(frozen=True)
-class Correct:
-    """A correct implementation written differently: full ``source``, or the reference with
-    ``edits`` and/or ``append``ed definitions, or a bundled ``example`` file name."""
-
-    id: str
-    source: str = ""
-    edits: Sequence[tuple[str, str]] = ()
-    append: str = ""
-    example: str = ""
-
-
-@dataclass
-class Outcome:
-    kind: str  # cases | reference | stub | trivial | mutant | correct | generated
-    id: str
-    ok: bool
-    detail: str
-
-
-def apply_edits(source: str, edits: Sequence[tuple[str, str]], append: str = "") -> str:
-    for old, new in edits:
-        count = source.count(old)
-        if count != 1:
-            raise ValueError(f"edit anchor occurs {count} times (must be once): {old!r}")
-        source = source.replace(old, new)
-    return source + ("\n" + append if append else "")
-
-
-@dataclass
-class Suite:
-    assignment: str
-    reference: str
-    stub: str
-    mutants: list[Mutant]
-    correct: list[Correct]
-
-    def mutant_source(self, m: Mutant) -> str:
-        return apply_edits(self.reference, m.edits, m.append)
-
-    def correct_source(self, c: Correct) -> str:
-        if c.source:
-            return c.source
-        if c.example:
-            return (project.root() / "solutions" / "examples" / self.assignment / c.example).read_text()
-        return apply_edits(self.reference, c.edits, c.append)
-
-
-def load(assignment: str, base: Path | None = None) -> Suite:
-    root = base or project.root()
-    path = root / "solutions" / "selftest" / f"{assignment}.py"
-    mutants: list[Mutant] = []
-    correct: list[Correct] = []
-    if path.is_file():
-        spec = importlib.util.spec_from_file_location(f"bpgrade_selftest_{assignment}", path)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        mutants, correct = list(getattr(module, "MUTANTS", [])), list(getattr(module, "CORRECT", []))
-    ids = [m.id for m in mutants] + [c.id for c in correct]
-    if len(set(ids)) != len(ids):
-        raise project.ProjectError(f"{path}: mutant and variant ids must be unique")
-    return Suite(assignment, project.solution_path(assignment, base).read_text(),
-                 (root / "student_template" / f"{assignment}.py").read_text(), mutants, correct)
-
-
-# ------------------------------------------------------------------ verdicts
-
-def lost(report: Report) -> set[str]:
-    return {p.name for p in report.parts if p.score < p.max_score}
-
-
-def first_codes(report: Report) -> dict[str, str | None]:
-    return {p.name: (p.diagnoses[0] if p.diagnoses else None) for p in report.parts}
-
-
-def judge_mutant(m: Mutant, report: Report) -> tuple[bool, str]:
-    got, codes = lost(report), first_codes(report)
-    problems = []
-    if got != set(m.loses):
-        missing, extra = sorted(set(m.loses) - got), sorted(got - set(m.loses))
-        problems.append(f"lost parts differ (not lost: {missing}, unexpectedly lost: {extra})")
-    for part, code in m.labels.items():
-        if codes.get(part) != code:
-            problems.append(f"{part} labelled {codes.get(part)!r}, expected {code!r}")
-    return not problems, "; ".join(problems) or f"loses {sorted(got)}; labels ok"
-
-
-def judge_full_marks(report: Report) -> tuple[bool, str]:
-    if report.score == report.max_score:
-        return True, "full marks"
-    return False, "lost " + ", ".join(f"{p.name} {p.diagnoses}" for p in report.parts if p.score < p.max_score)
-
-
-def judge_float32(report: Report) -> tuple[bool, str]:
-    """Full marks, probes included, as the tolerance policy promises float32 arithmetic inside
-    (probe inputs are chosen so float32 holds them: logits on a grid of 1/8, a minimum on it)."""
-    lost = [f"{p.name} {c.id} {c.code}" for p in report.parts for c in p.cases if not c.passed]
-    if report.score == report.max_score and not lost:
-        return True, "full marks, every case"
-    return False, "lost: " + "; ".join(lost or [f"{p.name} {p.diagnoses}" for p in report.parts if p.score < p.max_score])
-
-
-def judge_stub(report: Report) -> tuple[bool, str]:
-    bad = [p.name for p in report.parts if p.diagnoses != ["not_implemented"]]
-    ok = report.score == 0 and not bad
-    return ok, "0 points, not_implemented everywhere" if ok else f"score {report.score}, other codes in {bad}"
+if TYPE_CHECKING:
+    from .suite import Suite
 
 
 # ------------------------------------------------------------------ generated mutants
@@ -310,7 +166,7 @@ def _helpers() -> dict:
     return _runtime
 
 
-def _call_args(fn, inputs: dict) -> list:
+def call_args(fn, inputs: dict) -> list:
     """A case's inputs as the worker passes them to ``fn`` (after ``prepare``)."""
     kwargs = copy.deepcopy(inputs)
     return [(fn.prepare(kwargs) if fn.prepare else kwargs)[name] for name in fn.args]
@@ -364,7 +220,7 @@ def table_source(spec, tables: dict[str, list[tuple[list, dict]]]) -> str:
 
 def _group_cases(grader) -> Iterator[tuple[object, object, dict]]:
     """(function, case, expected outputs) for every case ``grader`` grades."""
-    from .grade import _groups
+    from ..grade import _groups
 
     spec = grader.spec
     for key, parts in _groups(spec).items():
@@ -377,7 +233,7 @@ def answers_table(grader) -> dict[str, list[tuple[list, dict]]]:
     the public answers a student could copy from ``bpgrade check``."""
     tables: dict[str, list] = {}
     for fn, case, expected in _group_cases(grader):
-        tables.setdefault(fn.name, []).append((_call_args(fn, case.inputs), expected))
+        tables.setdefault(fn.name, []).append((call_args(fn, case.inputs), expected))
     return tables
 
 
@@ -390,7 +246,7 @@ def declared_table(grader, name: str) -> dict[str, list[tuple[list, dict]]]:
             options = [o for _, o in diagnose._wrong_options({name: fn.trivial[name]}, case.inputs, expected)]
             if options:
                 zeros = {out: np.zeros(np.shape(value)) for out, value in expected.items()}
-                tables.setdefault(fn.name, []).append((_call_args(fn, case.inputs), {**zeros, **options[0]}))
+                tables.setdefault(fn.name, []).append((call_args(fn, case.inputs), {**zeros, **options[0]}))
     return tables
 
 
@@ -399,7 +255,7 @@ def _echoes(grader) -> int:
     by its own submission)."""
     leaves, most = _helpers()["_bpgrade_leaves"], 1
     for fn, case, expected in _group_cases(grader):
-        found = leaves(_call_args(fn, case.inputs), [])
+        found = leaves(call_args(fn, case.inputs), [])
         for value in expected.values():
             most = max(most, sum(leaf.shape == np.shape(value) for leaf in found))
     return most
@@ -417,17 +273,6 @@ def trivial_sources(suite: Suite, grader, public_grader) -> list[tuple[str, str]
     sources += [(name, table_source(spec, declared_table(grader, name))) for name in declared]
     sources.append(("public answers", table_source(spec, answers_table(public_grader))))
     return sources
-
-
-def judge_trivial(reports: dict[str, Report], public_check: Report) -> tuple[bool, str]:
-    """Every trivial submission scores 0 on every part; the hard-coded public answers prove
-    something only if they do score full marks on the public cases they copy."""
-    problems = [f"{name} earns {r.score:g} (" + ", ".join(f"{p.name} {p.score:g}" for p in r.parts if p.score > 0) + ")"
-                for name, r in reports.items() if r.score > 0]
-    if public_check.score != public_check.max_score:
-        problems.append(f"the hard-coded public answers score {public_check.score:g}/{public_check.max_score:g} "
-                        "on the public cases themselves, so their 0 shows nothing")
-    return not problems, "; ".join(problems) or f"{', '.join(reports)}: 0 points on every part"
 
 
 _FLOAT32 = '''
@@ -477,43 +322,3 @@ def float32_variant(reference: str, functions: Sequence[str]) -> str:
     return reference + _FLOAT32 + "".join(f"{fn} = _bpgrade_float32_inside({fn})\n" for fn in functions)
 
 
-# ------------------------------------------------------------------ the command
-
-def run(assignment: str, *, sandbox, progress: Callable[[Outcome], None] | None = None,
-        base: Path | None = None) -> list[Outcome]:
-    """Run every check above and return one Outcome each (``progress`` sees them as they come)."""
-    from .grade import Grader
-
-    suite = load(assignment, base)
-    grader = Grader(assignment, mode="grade", shared=True, base=base).prepare()  # one set of cases for all checks
-    outcomes: list[Outcome] = []
-
-    def record(kind: str, ident: str, verdict: tuple[bool, str]) -> None:
-        outcome = Outcome(kind, ident, *verdict)
-        outcomes.append(outcome)
-        if progress:
-            progress(outcome)
-
-    untelling = grader.untelling()
-    record("cases", "random cases", (not untelling, f"a modelled mistake or a trivial answer gives the right answer on "
-                                     f"{untelling}" if untelling else
-                                     "each tells every modelled mistake and trivial answer from the right answer"))
-    record("reference", "reference", judge_full_marks(grader.grade_source(suite.reference, sandbox)))
-    record("stub", "stub", judge_stub(grader.grade_source(suite.stub, sandbox)))
-    public = Grader(assignment, mode="check", base=base).prepare()
-    trivial = {name: grader.grade_source(src, sandbox) for name, src in trivial_sources(suite, grader, public)}
-    copied = public.grade_source(table_source(grader.spec, answers_table(public)), sandbox)
-    record("trivial", "trivial answers", judge_trivial(trivial, copied))
-    for m in suite.mutants:
-        record("mutant", m.id, judge_mutant(m, grader.grade_source(suite.mutant_source(m), sandbox)))
-    for c in suite.correct:
-        record("correct", c.id, judge_full_marks(grader.grade_source(suite.correct_source(c), sandbox)))
-    functions = sorted({p.function for p in grader.spec.parts})
-    record("float32", "reference in float32 inside",
-           judge_float32(grader.grade_source(float32_variant(suite.reference, functions), sandbox)))
-    for ident, src, part, code in generated(suite, grader):
-        report = grader.grade_source(src, sandbox)
-        codes = first_codes(report)
-        ok = part in lost(report) and codes.get(part) == code
-        record("generated", ident, (ok, f"{part}: first code {codes.get(part)!r}, expected {code!r}"))
-    return outcomes
