@@ -195,7 +195,7 @@ def detect_values(got: np.ndarray, expected: np.ndarray, *, batch: int | None,
     if expected.size == 1:  # one number is always a multiple of another: only a size explains it
         factor = constant_factor(got, expected, sizes)
     if factor is not None and abs(factor - 1) > 1e-3 and abs(factor) > 1e-8:
-        return "scaled_const", {"factor": f"factor {factor:.4g}"}
+        return "scaled_const", {"factor": f"factor {factor:.2g}"}
     return None
 
 

@@ -297,7 +297,7 @@ def _refine(v: Verdict, part: Part, case: Case, call: CallResult,
     dims = case.dims or {}
     if code == "scaled_const":  # a modelled constant: name the factor when the whole result has one
         factor = diagnose.constant_factor(got, expected[v.output], tuple(dims.values()))
-        return code, {"factor": f"factor {factor:.4g}"} if factor is not None else {}
+        return code, {"factor": f"factor {factor:.2g}"} if factor is not None else {}
     if code:
         return code, {}
     found = diagnose.detect_values(got, expected[v.output], batch=dims.get("N"), sizes=tuple(dims.values()))

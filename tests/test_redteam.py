@@ -314,3 +314,57 @@ def test_no_hidden_input_is_in_the_worker_while_the_module_body_runs(grade_sourc
     assert all(d in seen_public for d in digests("check")), seen_public  # the probe does find inputs
     assert not any(d in seen_hidden for d in digests("grade")), seen_hidden
     assert hidden.score == hidden.max_score
+
+
+STEERED = reference_source("logistic_regression") + '''
+
+def _p(X, w, b):
+    return np.exp(-np.logaddexp(0.0, -(X @ w + b)))
+
+
+def _tag(X):
+    """A name spelling out one hidden input to six digits: k0_123456 or km0_123456."""
+    return ("k%.6f" % X[0, 0]).replace("-", "m").replace(".", "_")
+
+
+def predict_proba(X, w, b):  # an object of a class named after an input
+    return type(_tag(X), (), {})()
+
+
+def bce_loss(X, y, w, b):  # a structured dtype whose field is named after an input
+    return np.zeros((), dtype=[(_tag(X), "f8")])
+
+
+def grad_logits(X, y, w, b):  # a wrong answer whose relative error spells out an input
+    return (_p(X, w, b) - y) / X.shape[0] * (1.5 + abs(X[0, 0]) * 1e-3)
+
+
+def gradients(X, y, w, b):  # an array of a class named after an input
+    dz = (_p(X, w, b) - y) / X.shape[0]
+    return (X.T @ dz).view(type(_tag(X), (np.ndarray,), {})), float(dz.sum())
+'''
+
+
+def test_hidden_feedback_carries_no_name_and_no_digits_the_submission_chose(grade_source):
+    """On hidden cases the report names no type or dtype the submission made (their names can
+    spell out the inputs) and rounds relative errors to two significant digits (a steered error
+    could spell them out too), like every factor it names; a local check on public cases shows
+    the names and the errors in full."""
+    import re as _re
+
+    def texts(report):
+        return "\n".join(p.feedback for p in report.parts) + json.dumps(to_json(report))
+
+    def errors(report):
+        return [c.rel_error for p in report.parts for c in p.cases if c.rel_error is not None]
+
+    public = grade_source("logistic_regression", STEERED, mode="check")
+    assert _re.search(r"km?\d_\d{6}", texts(public))  # the channel exists: local checks name the type
+    assert any(len(f"{e:.17g}".lstrip("0.").rstrip("0")) > 2 for e in errors(public))
+
+    hidden = grade_source("logistic_regression", STEERED, mode="grade")
+    assert not _re.search(r"km?\d_\d{6}", texts(hidden))
+    steered = [e for e in errors(hidden) if e > 0.4]  # grad_logits: 0.5 plus |X[0, 0]| / 1000
+    assert steered and all(float(f"{e:.2g}") == e for e in errors(hidden))
+    assert not _re.search(r"factor -?\d\.\d\d", texts(hidden))  # "factor 1.5", not "factor 1.501"
+    assert all(p.score < p.max_score for p in hidden.parts if p.name in ("predict_proba", "bce_loss", "grad_logits"))
