@@ -237,7 +237,7 @@ def _lookup_table(grader: Grader) -> str:
     for key, parts in _groups(spec).items():
         fn = spec.function(parts[0].function)
         for case in grader.cases(key):
-            tables.setdefault(fn.name, []).append((selftest._call_args(fn, case.inputs), grader.expected(parts[0], case)))
+            tables.setdefault(fn.name, []).append((selftest.call_args(fn, case.inputs), grader.expected(parts[0], case)))
     return selftest.table_source(spec, tables)
 
 
