@@ -284,6 +284,7 @@ def test_a_reference_notebook_scores_full_marks_with_visible_results(autograder_
     assert results["stdout_visibility"] == "hidden"  # the instructor's log: student key, text report
     assert "public " in results["output"] and "hidden " in results["output"]
     assert "keyed by student 'ada@uni.edu'" in output and "---- bpgrade ----" in output
+    assert re.search(r"sandbox protections in force: .*wall_clock_timeout", output)
 
 
 @pytest.mark.slow
@@ -402,6 +403,7 @@ def test_g_setup_sh_builds_the_venv_and_run_autograder_grades_with_it(autograder
     TIMES["g setup.sh (venv, pip installs, self-check)"] = time.perf_counter() - start
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
     assert "bpgrade self-check: the reference scored 10/10 on this image" in proc.stdout
+    assert "sandbox protections in force: " in proc.stdout  # in Gradescope's build log
     python = root / gradescope.VENV / "bin" / "python"
     freeze = subprocess.run([str(python), "-m", "pip", "freeze", "--all"], capture_output=True, text=True, check=True).stdout
     installed = {_name(line.split("==")[0]): line.split("==")[1] for line in freeze.splitlines() if "==" in line}

@@ -174,7 +174,8 @@ def grade_submission(source, options: dict, ag_dir: Path, student: str = "") -> 
 def _text(report) -> str:
     from ..report import to_text
 
-    return "---- bpgrade ----\n" + to_text(report)
+    protections = ", ".join(report.protections) or "none reported"
+    return f"---- bpgrade ----\n{to_text(report)}\nsandbox protections in force: {protections}"
 
 
 def root_dir() -> Path:
