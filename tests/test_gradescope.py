@@ -113,7 +113,7 @@ def test_setup_installs_pinned_wheels_into_one_venv_without_conda_or_a_browser()
     for word in ("conda", "miniforge", "mamba", "playwright", "chromium", "otter", "jupyter", "texlive",
                  "pandoc", "wget", "curl", "break-system-packages"):
         assert word not in joined, word
-    assert code[0] == "set -euo pipefail"
+    assert code[0] == "set -euo pipefail" and code[1].startswith("umask 022")
     installs = [line for line in code if line.startswith('"${PIP[@]}"')]
     assert installs == ['"${PIP[@]}" "pip==23.2.1"',
                         f'"${{PIP[@]}}" --no-deps --index-url {gradescope.TORCH_INDEX} "torch=={gradescope.TORCH_VERSION}+cpu"',
@@ -260,7 +260,7 @@ def test_zip_is_lean_bundles_the_grader_and_locks_the_hidden_files(autograder_zi
         names = set(zf.namelist())
         config = json.loads(zf.read("otter_config.json"))
         setup = zf.read("setup.sh").decode()
-        modes = {n: zf.getinfo(n).external_attr >> 16 for n in ("setup.sh", "run_autograder")}
+        modes = {n: zf.getinfo(n).external_attr >> 16 for n in names}
         assert zf.read("run_autograder").decode() == gradescope.run_autograder_sh()
         assert zf.read("requirements.txt").decode() == gradescope.requirements()
     for name in ("setup.sh", "run_autograder", "requirements.txt", "tests/README.md", f"bpgrade/solutions/{LR}.py",
@@ -268,7 +268,8 @@ def test_zip_is_lean_bundles_the_grader_and_locks_the_hidden_files(autograder_zi
                  "bpgrade/autograder/gradescope/harness.py", "bpgrade/autograder/gradescope/plugin.py"):
         assert name in names, name
     assert not names & {"environment.yml", "run_otter.py"}  # otter's conda set-up is gone
-    assert all(mode & 0o111 for mode in modes.values()), modes
+    assert {n for n, mode in modes.items() if mode & 0o111} == {"setup.sh", "run_autograder"}
+    assert {n for n, mode in modes.items() if not mode & 0o004} == {n for n in names if n.startswith("bpgrade/solutions/")}
     assert config["plugins"] == [{gradescope.PLUGIN: {"assignment": LR, "bundle": "bpgrade", "visibility": "visible"}}]
     assert setup == gradescope.setup_sh() and "chmod -R go-rwx \"$AG/source/bpgrade/solutions\"" in setup
 

@@ -73,6 +73,7 @@ SETUP_SH = """#!/usr/bin/env bash
 # No conda, Jupyter, otter or browser. {root_env} replaces {default_root} (local dry runs);
 # BPGRADE_SETUP_PYTHON names the interpreter to build the venv from (default python{py}).
 set -euo pipefail
+umask 022  # the venv must be readable by the uid the sandbox runs student code as
 
 AG="${{{root_env}:-{default_root}}}"
 PY="${{BPGRADE_SETUP_PYTHON:-python{py}}}"
@@ -120,7 +121,6 @@ exec "$PY" -s -m autograder.gradescope.harness "$AG"
 """
 
 TESTS_README = "bpgrade grades this assignment itself (autograder.gradescope): no otter tests.\n"
-EXECUTABLE = 0o100755 << 16  #: a zip member's unix mode: regular file, rwxr-xr-x
 
 
 class GradescopeError(Exception):
@@ -190,30 +190,36 @@ def _bundle_files(assignment: str, base: Path) -> dict[str, bytes | Path]:
     return files
 
 
+def _mode(name: str) -> int:
+    """A member's unix mode, whatever the instructor's umask: the scripts executable, the hidden
+    files root-only, the rest world-readable (the sandbox's workers import the engine as
+    another uid)."""
+    if name in ("setup.sh", "run_autograder"):
+        return 0o100755
+    return 0o100600 if name.startswith(f"{BUNDLE}/solutions/") else 0o100644
+
+
 def _write_zip(target: Path, assignment: str, visibility: str, bundle: dict[str, bytes | Path]) -> None:
-    top = {"setup.sh": setup_sh(), "run_autograder": run_autograder_sh(), "requirements.txt": requirements(),
-           "otter_config.json": json.dumps(otter_config(assignment, visibility), indent=2) + "\n",
-           "tests/README.md": TESTS_README}
+    files: dict[str, bytes | str | Path] = {
+        "setup.sh": setup_sh(), "run_autograder": run_autograder_sh(), "requirements.txt": requirements(),
+        "otter_config.json": json.dumps(otter_config(assignment, visibility), indent=2) + "\n",
+        "tests/README.md": TESTS_README, **dict(sorted(bundle.items()))}
     with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as zf:
-        for name, text in top.items():
+        for name, content in files.items():
             info = zipfile.ZipInfo(name, date_time=time.localtime()[:6])
             info.compress_type = zipfile.ZIP_DEFLATED
-            info.external_attr = EXECUTABLE if name in ("setup.sh", "run_autograder") else 0o100644 << 16
-            zf.writestr(info, text)
-        for name, content in sorted(bundle.items()):
-            if isinstance(content, Path):
-                zf.write(content, name)
-            else:
-                zf.writestr(name, content)
+            info.external_attr = _mode(name) << 16
+            zf.writestr(info, content.read_bytes() if isinstance(content, Path) else content)
 
 
 def extract(zip_path: Path, dest: Path) -> None:
-    """Unzip keeping the members' executable bits (``zipfile`` alone drops them)."""
+    """Unzip keeping the members' unix modes, as ``unzip`` does (``zipfile`` alone drops them)."""
     with zipfile.ZipFile(zip_path) as zf:
         for info in zf.infolist():
             path = Path(zf.extract(info, dest))
-            if not info.is_dir() and (info.external_attr >> 16) & 0o111:
-                path.chmod(0o755)
+            mode = (info.external_attr >> 16) & 0o777
+            if mode and not info.is_dir():
+                path.chmod(mode)
 
 
 def gradescope_run(zip_path: Path, submission: Path, root: Path, *, metadata: dict | None = None,
