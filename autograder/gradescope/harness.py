@@ -196,8 +196,12 @@ def run(ag_dir: Path) -> dict:
         student = _student(ag_dir)
         print(f"bpgrade: {options['assignment']}, hidden cases keyed by student {student!r} "
               f"(Python {sys.version.split()[0]})")  # Gradescope keeps stdout for the instructor
-        source = read_source(ag_dir / "submission", options["assignment"])
-        data, text = grade_submission(source, options, ag_dir, student=student)
+        try:
+            source = read_source(ag_dir / "submission", options["assignment"])
+            data, text = grade_submission(source, options, ag_dir, student=student)
+        except Exception as exc:  # noqa: BLE001 - Gradescope must get a results.json whatever happens
+            data = error_results(f"bpgrade could not grade this submission ({type(exc).__name__}); "
+                                 "please tell your instructor")
     atomic_write(results, json.dumps(data, indent=2, allow_nan=False))
     if text:
         print(text)
