@@ -251,16 +251,19 @@ def handout(out: Path, assignments: tuple[str, ...], force: bool) -> None:
 @click.option("--visibility", type=click.Choice(["visible", "hidden", "after_due_date", "after_published"]),
               default="visible", show_default=True, help="Gradescope visibility of the per-part results.")
 def gradescope(assignment: str, out: Path, visibility: str) -> None:
-    """Build ASSIGNMENT's Gradescope autograder zip with otter; written only if the reference
-    solution scores full marks through it (a real `otter run`)."""
+    """Build ASSIGNMENT's Gradescope autograder zip; written only if the reference solution scores
+    full marks through it (its run_autograder as Gradescope runs it, and `otter run` where
+    otter-grader is installed)."""
     from .gradescope.autograder_zip import GradescopeError, build
 
     try:
         result = build(assignment, out, visibility=visibility)
     except (GradescopeError, project.ProjectError, AuthorError) as exc:
         _fail(str(exc))
+    otter = (f"otter run {result.otter_seconds:.1f} s" if result.otter_seconds is not None
+             else "otter run not tried: otter-grader is not installed")
     click.echo(f"wrote {out}: the reference scored {result.score:g}/{result.max_score:g} "
-               f"through it (otter run, {result.seconds:.1f} s)")
+               f"through it (run_autograder {result.seconds:.1f} s; {otter})")
 
 
 @main.command()
