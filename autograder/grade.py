@@ -23,7 +23,7 @@ from typing import Iterable
 import numpy as np
 
 from . import cases as casegen
-from . import diagnose, project, trivial
+from . import catalogue, diagnose, project, trivial
 from .cases import Case
 from .compare import Verdict, compare
 from .isolation import FORBIDDEN_MODULES, Limits
@@ -39,8 +39,8 @@ SHRINK_CALLS = 32  #: extra student calls a group of parts may spend looking for
 SHRINK_WAVE = 2  #: shrink candidates sent to the worker at once (a wider wave wastes calls after a hit)
 MAX_CRASHES = 2  #: after this many worker crashes in a part, its remaining cases are not run
 SUBMISSION_TIMEOUT = 60.0  #: wall-clock seconds one submission may take, loading included; then `timeout`
-NOT_SHRUNK = {"timeout", "crashed", "memory_limit", "missing_function", "not_implemented",
-              "forbidden_import", "load_error", "too_slow"}
+#: codes whose failing cases are not shrunk: only wrong answers are a property of the inputs
+NOT_SHRUNK = frozenset(catalogue.CATALOGUE) - catalogue.codes(catalogue.MISTAKE)
 
 
 @dataclass
@@ -220,8 +220,8 @@ def _judge(assignment: Assignment, part: Part, case: Case, call: CallResult,
            expected: dict[str, np.ndarray], *, public: bool, yardstick: float | None) -> Judged:
     if call.status == "timeout":
         if part.budget and yardstick is not None:  # the budget's case: past the time limit is past the budget
-            return Judged(False, "too_slow", diagnose.sentence("too_slow", seconds="more than the time limit",
-                                                                 budget=f"{part.budget:g}"),
+            return Judged(False, "too_slow", catalogue.sentence("too_slow", seconds="more than the time limit",
+                                                                  budget=f"{part.budget:g}"),
                           f"the reference took {yardstick * 1000:.2f} ms on this case; {call.detail}")
         return Judged(False, "timeout", f"timed out ({call.detail})")
     if call.status == "crashed":
@@ -251,12 +251,12 @@ def _judge(assignment: Assignment, part: Part, case: Case, call: CallResult,
         detail = f"the reference took {yardstick * 1000:.2f} ms on this case"
         if bad:
             detail += f"; the values also differ: {bad[0].message}"
-        return Judged(False, "too_slow", diagnose.sentence("too_slow", seconds=f"{call.cpu:.2f} s of CPU", budget=f"{part.budget:g}"),
+        return Judged(False, "too_slow", catalogue.sentence("too_slow", seconds=f"{call.cpu:.2f} s of CPU", budget=f"{part.budget:g}"),
                       detail, worst, verdicts)
     if bad:
         v = bad[0]
         code, fields = _refine(v, part, case, call, expected)
-        message = diagnose.sentence(code, v.output, **fields)
+        message = catalogue.sentence(code, v.output, **fields)
         detail = v.message
         if public and v.got_value is not None:
             detail += f" (got {v.got_value:.6g}, expected {v.expected_value:.6g})"
@@ -265,11 +265,11 @@ def _judge(assignment: Assignment, part: Part, case: Case, call: CallResult,
     if warned:
         code = "overflow" if "overflow" in warned else "forbidden_warning"
         out = assignment.graded_outputs(part)[0]
-        return Judged(False, code, diagnose.sentence(code, out),
+        return Judged(False, code, catalogue.sentence(code, out),
                       f"numpy reported a floating-point {', '.join(warned)} warning during the call", worst, verdicts)
     if call.mutated:
         names = ", ".join(f"`{n}`" for n in call.mutated)
-        return Judged(False, "input_mutated", diagnose.sentence("input_mutated", names=names), "", worst, verdicts)
+        return Judged(False, "input_mutated", catalogue.sentence("input_mutated", names=names), "", worst, verdicts)
     for check in part.checks:
         problem = check(case.inputs, dict(call.outputs))
         if problem:
@@ -617,7 +617,7 @@ def _unloadable(report: Report, spec: Assignment, code: str, message: str) -> Re
         report.parts.append(PartResult(
             name=part.name, function=part.function, max_score=float(part.points), score=0.0,
             passed=0, total=0, diagnoses=[code], tolerance=part.tol.describe(),
-            feedback=f"{diagnose.sentence(code)} {message}".strip(),
+            feedback=f"{catalogue.sentence(code)} {message}".strip(),
         ))
     return report
 
@@ -774,7 +774,7 @@ def _edges_beside_a_general_pass(spec: Assignment, part: Part,
     if not general or any(general):  # a part of edges alone is judged on them
         return judged
     out = spec.graded_outputs(part)[0]
-    return [(c, Judged(False, "edge_only", diagnose.sentence("edge_only", out), "", j.rel_error, j.verdicts))
+    return [(c, Judged(False, "edge_only", catalogue.sentence("edge_only", out), "", j.rel_error, j.verdicts))
             if j.ok and casegen.is_edge(part, c) else (c, j) for c, j in judged]
 
 
@@ -797,7 +797,7 @@ def _beside_a_values_pass(spec: Assignment, judged: dict[str, list[tuple[Case, J
     for p in spec.parts:
         rows = judged[p.name]
         if _needs_a_values_pass(p) and p.function not in passing:
-            text = diagnose.sentence("no_values_pass", spec.graded_outputs(p)[0])
+            text = catalogue.sentence("no_values_pass", spec.graded_outputs(p)[0])
             rows = [(c, Judged(False, "no_values_pass", text, "", j.rel_error, j.verdicts)) if j.ok else (c, j)
                     for c, j in rows]
         out[p.name] = rows
@@ -832,7 +832,7 @@ def _part_result(spec: Assignment, part: Part, judged: list[tuple[Case, Judged]]
     )
     notes = list(dict.fromkeys(v.note for _, j in judged for v in j.verdicts if v.note))  # in order, once each
     diagnoses = [c for c, _ in codes.most_common()]
-    hints = (part.hints.get(c) or diagnose.hint(c) for c in diagnoses)  # the part's own first
+    hints = (part.hints.get(c) or catalogue.hint(c) for c in diagnoses)  # the part's own first
     return PartResult(
         name=part.name, function=part.function, max_score=float(part.points), score=score,
         passed=passed, total=total, diagnoses=diagnoses, tolerance=tol_text, cases=case_results,

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from dataclasses import MISSING, dataclass, field, fields
 
-from . import diagnose
+from . import catalogue
 from .safetext import plain, shown
 from .score import status
 
@@ -110,7 +110,7 @@ def part_feedback(part: PartResult) -> str:
     if part.smallest_failing:
         lines.append(f"smallest failing case: {part.smallest_failing}")
     lines += notes
-    hint = part.hint or next((diagnose.hint(code) for code in part.diagnoses if diagnose.hint(code)), "")
+    hint = part.hint or next((catalogue.hint(code) for code in part.diagnoses if catalogue.hint(code)), "")
     if hint:
         lines.append(f"hint: {hint}")
     lines.append(f"tolerance: {part.tolerance}")
