@@ -20,7 +20,7 @@ import pytest
 
 from autograder import gradebook, safetext
 from autograder.classreport import build as build_report
-from autograder.grade import scan_imports
+from autograder.scan import scan_imports
 from autograder.load import SubmissionError, load_source
 from autograder.report import to_gradescope, to_text
 from autograder.submissions import discover
