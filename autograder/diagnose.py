@@ -1,5 +1,9 @@
-"""Name the mistake: detectors that test a wrong output against the expected one on the same
-inputs. The codes they name, with their sentences and hints, are in :mod:`autograder.catalogue`.
+"""Name the mistake: turn a failure into the most specific code of :mod:`autograder.catalogue`
+(and the fields its sentence needs).
+
+Three kinds of failure come here: a call that returned no result (:func:`call_failure`), a file
+that did not load or a cell that stopped (:func:`load_failure`, :func:`cell_failure`), and a
+wrong output (:func:`most_specific`, which tries the detectors below in order).
 
 Generic detectors need nothing but the two arrays (a transpose, a constant factor, a sign, an
 unreduced batch axis). Mistakes that need a model of the wrong computation ("sigma' evaluated
@@ -8,14 +12,22 @@ answer on the same inputs, and a match names the code.
 """
 from __future__ import annotations
 
+import builtins
+import importlib.util
 import threading
 from collections import OrderedDict
-from typing import Callable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 
 import numpy as np
 
-from .compare import all_finite, max_abs, within
-from .spec import Tol
+from .catalogue import sentence
+from .compare import Verdict, all_finite, max_abs, within
+from .spec import Part, Tol
+
+if TYPE_CHECKING:
+    from .cases import Case
+    from .load import Cell
+    from .run import CallResult, CellFailure, LoadResult
 
 #: "Is this the known wrong answer?" is judged like "is this the right answer?": with the
 #: tolerance policy, so a mistake made in float32 arithmetic is still named.
@@ -179,8 +191,8 @@ def _wrong_answer(model: Callable[[dict, dict], object], inputs: dict, expected:
     Remembered: every part grading an output of one call asks for the same wrong answers on
     the same case, and so does every failing submission of a batch (cases and expected outputs
     are prepared once and shared). Models are pure functions of the case, and nothing here
-    modifies what they return. A model may run a whole optimisation: uncached, that was most
-    of the judging time of a wrong submission to such an assignment."""
+    modifies what they return. A model may run a whole optimisation, which would otherwise
+    cost more than the rest of judging a wrong submission to such an assignment."""
     key = (id(model), id(inputs), id(expected))
     with _wrong_answers_lock:
         entry = _WRONG_ANSWERS.get(key)
@@ -196,3 +208,160 @@ def _wrong_answer(model: Callable[[dict, dict], object], inputs: dict, expected:
         while len(_WRONG_ANSWERS) > _WRONG_ANSWERS_KEPT:
             _WRONG_ANSWERS.popitem(last=False)
     return wrong
+
+
+# ------------------------------------------------------------------ a wrong output
+
+def most_specific(v: Verdict, part: Part, case: Case, call: CallResult,
+                  expected: dict[str, np.ndarray]) -> tuple[str, dict]:
+    """Turn a failed comparison into the most specific code the catalogue has (and the fields
+    its sentence needs, e.g. the factor found)."""
+    got = call.outputs.get(v.output)
+    if v.code == "nonfinite":  # log(0) is the root cause when both appear (overflow -> p = 0 -> log p)
+        if "divide" in call.warnings:
+            return "log_of_zero", {}
+        if "overflow" in call.warnings:
+            return "overflow", {}
+        return "nonfinite", {}
+    if got is None or v.code in ("wrong_type", "wrong_dtype"):
+        return v.code or "wrong_values", {}
+    if v.code is None and v.threshold and v.rel_error <= NEAR_MISS * v.threshold:
+        # rounding-level, not a mistake's size: say so with both numbers (rounded, as on hidden cases)
+        return "near_miss", {"error": f"{v.rel_error:.2g}", "threshold": f"{v.threshold:.2g}"}
+    code = detect_variants(call.outputs, v.output, dict(part.variants), case.inputs, expected)
+    dims = case.dims or {}
+    if code == "scaled_const":  # a modelled constant: name the factor when the whole result has one
+        factor = constant_factor(got, expected[v.output], tuple(dims.values()))
+        return code, {"factor": f"factor {factor:.4g}"} if factor is not None else {}
+    if code:
+        return code, {}
+    found = detect_values(got, expected[v.output], batch=dims.get("N"), sizes=tuple(dims.values()))
+    if found:
+        return found
+    if v.code is None and "overflow" in call.warnings:  # wrong values after an overflow
+        return "overflow", {}
+    return v.code or "wrong_values", {}
+
+
+# ------------------------------------------------------------------ a call that returned nothing
+
+def call_failure(call: CallResult, *, public: bool, budget: float | None = None,
+                 yardstick: float | None = None) -> tuple[str, str, str] | None:
+    """``(code, message, detail)`` for a call that returned no result, None for one that did.
+    ``budget`` (the part's) and ``yardstick`` (the reference's seconds on this case) are given
+    for the case a time budget is judged on: there, past the time limit is past the budget."""
+    if call.status == "ok":
+        return None
+    if call.status == "timeout":
+        if budget and yardstick is not None:
+            return ("too_slow", sentence("too_slow", seconds="more than the time limit", budget=f"{budget:g}"),
+                    f"the reference took {yardstick * 1000:.2f} ms on this case; {call.detail}")
+        return "timeout", f"timed out ({call.detail})", ""
+    if call.status == "crashed":
+        return "crashed", f"the worker process died during the call ({call.detail})", ""
+    if call.status == "memory_limit":
+        return "memory_limit", "ran out of memory (the worker's memory limit)", ""
+    if call.status == "error":
+        return (*_raised(call, public=public), "")
+    return "crashed", f"no result ({call.status}: {call.detail})", ""
+
+
+#: Exception names shown as they are; a custom class name is student-chosen text.
+_BUILTIN_ERRORS = {name for name, obj in vars(builtins).items()
+                   if isinstance(obj, type) and issubclass(obj, BaseException)}
+
+
+def _raised(call: CallResult, *, public: bool) -> tuple[str, str]:
+    """The code and text for a call that raised. On hidden cases the student's exception message
+    is not shown: it is student-controlled text computed from the hidden inputs (``raise
+    ValueError(repr(X))`` would hand them out, and a later submission could hard-code the
+    answers). The exception type and the student's own traceback lines stay; local checks,
+    on public cases, show the whole message."""
+    err = call.error or {}
+    etype, msg = err.get("type", ""), err.get("message", "")
+    if etype == "NotImplementedError":
+        return "not_implemented", "not implemented yet (raises NotImplementedError)"
+    if blocked_import(err):
+        return "forbidden_import", "imports an autograd library, which is not allowed"
+    if etype == "MemoryError":
+        return "memory_limit", "ran out of memory"
+    traceback = err.get("traceback", "")
+    if not public:
+        etype = etype if etype in _BUILTIN_ERRORS else "an exception of its own class"
+        msg = "(message not shown for hidden cases; run `bpgrade check` to see it)" if msg else ""
+        # where it stopped (cell, line, function), not the line's text: that is the student's too
+        traceback = "\n".join(line for line in traceback.splitlines() if not line.startswith("    "))
+    text = f"raised {etype}: {msg}" if msg else f"raised {etype}"
+    if traceback:
+        text += "\n" + traceback
+    return "error", text
+
+
+def blocked_import(err: dict | None) -> bool:
+    """Whether an error is the import blocker refusing an autograd library
+    (:class:`autograder.isolation.ImportBlocker`: an ImportError "... is not allowed ...")."""
+    return bool(err) and err.get("type") in ("ImportError", "ModuleNotFoundError") \
+        and "is not allowed" in err.get("message", "")
+
+
+# ------------------------------------------------------------------ a file that did not load
+
+def load_failure(load: LoadResult) -> tuple[str, str]:
+    """The code and text for a submission whose file did not load."""
+    err = load.error or {}
+    text = {
+        "syntax_error": "the file has a syntax error",
+        "load_error": "running the file raised an error",
+        "timeout": "running the file did not finish",
+        "crashed": "the worker died while running the file",
+    }.get(load.status, load.status)
+    if err:
+        text += f": {err.get('type', '')}: {err.get('message', '')}"
+        if err.get("traceback"):
+            text += "\n" + err["traceback"]
+    elif load.detail:
+        text += f" ({load.detail})"
+    code = "forbidden_import" if blocked_import(err) else (
+        "timeout" if load.status == "timeout" else "load_error")
+    return code, text
+
+
+def cell_failure(failure: CellFailure, cells: list[Cell]) -> str:
+    """What did not run while loading, in the student's terms: their cell (its number and first
+    line) or their line, their import, their error; and what that means for grading."""
+    cell = next((c for c in cells if c.number == failure.number), None)
+    if failure.number is None:
+        where, after = "the file", "the definitions made before it are graded"
+    else:
+        first = cell.first_line if cell else ""
+        where = f"code cell {failure.number}" + (f" (`{_short(first)}`)" if first else "")
+        after = "the other cells ran"
+    err = failure.error or {}
+    missing = _missing_module(err)
+    if missing:
+        return f"{missing}; {after}"
+    if failure.status == "syntax_error":
+        return f"{where} has a syntax error and did not run: {err.get('message', '')}; {after}"
+    if failure.status in ("timeout", "crashed"):
+        return f"{where} {failure.detail} and was skipped; {after}"
+    at = f" at {err['where']}" if err.get("where") and failure.number is None else ""
+    text = f"{where} raised {err.get('type', 'an error')}{at}: {err.get('message', '')}".rstrip(": ")
+    return f"{text}; {after}" + (f"\n{err['traceback']}" if err.get("traceback") else "")
+
+
+def _missing_module(err: dict) -> str:
+    """For an import of a package the grading environment does not have, a sentence naming the
+    student's own import line: "`from scipy.special import expit` (cell 3, line 1): scipy is
+    not installed where this is graded; use numpy"."""
+    if err.get("type") != "ModuleNotFoundError" or not err.get("module"):
+        return ""
+    top = err["module"].split(".")[0]
+    line = f"`{_short(err['line'])}` ({err.get('where', '')})" if err.get("line") else f"an import ({err.get('where', '')})"
+    if importlib.util.find_spec(top) is None:
+        return f"{line}: {top} is not installed where this is graded; use numpy"
+    return f"{line}: there is no module {err['module']} where this is graded"
+
+
+def _short(text: str, cap: int = 80) -> str:
+    text = text.strip()
+    return text if len(text) <= cap else text[:cap - 3] + "..."

@@ -5,15 +5,12 @@ decides scores; the worker only ever returns plain arrays.
 """
 from __future__ import annotations
 
-import builtins
 import copy
 import hashlib
-import importlib.util
 import math
 import threading
 import time
 from collections import Counter
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -21,15 +18,15 @@ import numpy as np
 from . import cases as casegen
 from . import catalogue, diagnose, project, trivial
 from .cases import Case
-from .compare import Verdict, compare
 from .isolation import Limits
-from .load import Cell, SubmissionError, load_source
+from .judge import Judged, judge, judge_group
+from .load import SubmissionError, load_source
 from .oracle import Oracles
 from .report import CaseResult, PartResult, Report
-from .run import CallResult, CellFailure, Request, Sandbox, Submission
+from .run import CallResult, Request, Sandbox, Submission
 from .scan import scan_imports
 from .score import part_score
-from .spec import BUDGET_FLOOR, Assignment, Cases, Part
+from .spec import Assignment, Cases, Part
 
 MODES = ("check", "grade")
 SHRINK_CALLS = 32  #: extra student calls a group of parts may spend looking for smallest failing cases
@@ -38,149 +35,6 @@ MAX_CRASHES = 2  #: after this many worker crashes in a part, its remaining case
 SUBMISSION_TIMEOUT = 60.0  #: wall-clock seconds one submission may take, loading included; then `timeout`
 #: codes whose failing cases are not shrunk: only wrong answers are a property of the inputs
 NOT_SHRUNK = frozenset(catalogue.CATALOGUE) - catalogue.codes(catalogue.MISTAKE)
-
-
-@dataclass
-class Judged:
-    ok: bool
-    code: str | None
-    message: str
-    detail: str = ""
-    rel_error: float | None = None
-    verdicts: list[Verdict] = field(default_factory=list)
-
-
-# ------------------------------------------------------------------ judging one case
-
-#: Exception names shown as they are; a custom class name is student-chosen text.
-_BUILTIN_ERRORS = {name for name, obj in vars(builtins).items()
-                   if isinstance(obj, type) and issubclass(obj, BaseException)}
-
-
-def _error_code(call: CallResult, *, public: bool) -> tuple[str, str]:
-    """The code and text for a call that raised. On hidden cases the student's exception message
-    is not shown: it is student-controlled text computed from the hidden inputs (``raise
-    ValueError(repr(X))`` would hand them out, and a later submission could hard-code the
-    answers). The exception type and the student's own traceback lines stay; local checks,
-    on public cases, show the whole message."""
-    err = call.error or {}
-    etype, msg = err.get("type", ""), err.get("message", "")
-    if etype == "NotImplementedError":
-        return "not_implemented", "not implemented yet (raises NotImplementedError)"
-    if _blocked_import(err):
-        return "forbidden_import", "imports an autograd library, which is not allowed"
-    if etype == "MemoryError":
-        return "memory_limit", "ran out of memory"
-    traceback = err.get("traceback", "")
-    if not public:
-        etype = etype if etype in _BUILTIN_ERRORS else "an exception of its own class"
-        msg = "(message not shown for hidden cases; run `bpgrade check` to see it)" if msg else ""
-        # where it stopped (cell, line, function), not the line's text: that is the student's too
-        traceback = "\n".join(line for line in traceback.splitlines() if not line.startswith("    "))
-    text = f"raised {etype}: {msg}" if msg else f"raised {etype}"
-    if traceback:
-        text += "\n" + traceback
-    return "error", text
-
-
-def judge(assignment: Assignment, part: Part, case: Case, call: CallResult,
-          expected: dict[str, np.ndarray], *, public: bool, yardstick: float | None = None) -> Judged:
-    """The verdict on one case of one part. Only plain arrays from the worker are looked at;
-    huge or infinite student values must not make the grader itself warn."""
-    with np.errstate(all="ignore"):
-        return _judge(assignment, part, case, call, expected, public=public, yardstick=yardstick)
-
-
-def _judge(assignment: Assignment, part: Part, case: Case, call: CallResult,
-           expected: dict[str, np.ndarray], *, public: bool, yardstick: float | None) -> Judged:
-    if call.status == "timeout":
-        if part.budget and yardstick is not None:  # the budget's case: past the time limit is past the budget
-            return Judged(False, "too_slow", catalogue.sentence("too_slow", seconds="more than the time limit",
-                                                                  budget=f"{part.budget:g}"),
-                          f"the reference took {yardstick * 1000:.2f} ms on this case; {call.detail}")
-        return Judged(False, "timeout", f"timed out ({call.detail})")
-    if call.status == "crashed":
-        return Judged(False, "crashed", f"the worker process died during the call ({call.detail})")
-    if call.status == "memory_limit":
-        return Judged(False, "memory_limit", "ran out of memory (the worker's memory limit)")
-    if call.status == "error":
-        code, text = _error_code(call, public=public)
-        return Judged(False, code, text)
-    if call.status != "ok":
-        return Judged(False, "crashed", f"no result ({call.status}: {call.detail})")
-
-    verdicts = []
-    for name, scalar, tol in assignment.graded(part):
-        problem = call.problems.get(name) if call.problems else None
-        verdict = compare(name, expected[name], call.outputs.get(name), scalar=scalar, tol=tol,
-                          type_info=call.types.get(name), problem=problem, values=part.values)
-        if problem is not None and not public:  # the worker's text may quote student data (dict keys)
-            returns = assignment.function(part.function).returns.describe()
-            verdict.message = f"`{name}` is missing or not readable as {returns} (run `bpgrade check` for details)"
-        verdicts.append(verdict)
-    bad = [v for v in verdicts if not v.ok]
-    worst = max((v.rel_error for v in verdicts if v.rel_error is not None), default=None)
-    # The budget is judged before the values: an answer computed the expensive way (finite
-    # differences) is also a little inaccurate on the wide case, and must still cost the part.
-    if part.budget and yardstick is not None and call.cpu > max(BUDGET_FLOOR, part.budget * yardstick):
-        detail = f"the reference took {yardstick * 1000:.2f} ms on this case"
-        if bad:
-            detail += f"; the values also differ: {bad[0].message}"
-        return Judged(False, "too_slow", catalogue.sentence("too_slow", seconds=f"{call.cpu:.2f} s of CPU", budget=f"{part.budget:g}"),
-                      detail, worst, verdicts)
-    if bad:
-        v = bad[0]
-        code, fields = _refine(v, part, case, call, expected)
-        message = catalogue.sentence(code, v.output, **fields)
-        detail = v.message
-        if public and v.got_value is not None:
-            detail += f" (got {v.got_value:.6g}, expected {v.expected_value:.6g})"
-        return Judged(False, code, message, detail, v.rel_error, verdicts)
-    warned = [w for w in part.forbid if w in call.warnings] if call.warnings else None
-    if warned:
-        code = "overflow" if "overflow" in warned else "forbidden_warning"
-        out = assignment.graded_outputs(part)[0]
-        return Judged(False, code, catalogue.sentence(code, out),
-                      f"numpy reported a floating-point {', '.join(warned)} warning during the call", worst, verdicts)
-    if call.mutated:
-        names = ", ".join(f"`{n}`" for n in call.mutated)
-        return Judged(False, "input_mutated", catalogue.sentence("input_mutated", names=names), "", worst, verdicts)
-    for check in part.checks:
-        problem = check(case.inputs, dict(call.outputs))
-        if problem:
-            return Judged(False, "property", problem, "", worst, verdicts)
-    return Judged(True, None, "", "", worst, verdicts)
-
-
-def _refine(v: Verdict, part: Part, case: Case, call: CallResult,
-            expected: dict[str, np.ndarray]) -> tuple[str, dict]:
-    """Turn a failed comparison into the most specific code the catalogue has (and the fields
-    its sentence needs, e.g. the factor found)."""
-    got = call.outputs.get(v.output)
-    if v.code == "nonfinite":  # log(0) is the root cause when both appear (overflow -> p = 0 -> log p)
-        if "divide" in call.warnings:
-            return "log_of_zero", {}
-        if "overflow" in call.warnings:
-            return "overflow", {}
-        return "nonfinite", {}
-    if got is None or v.code in ("wrong_type", "wrong_dtype"):
-        return v.code or "wrong_values", {}
-    if v.code is None and v.threshold and v.rel_error <= diagnose.NEAR_MISS * v.threshold:
-        # rounding-level, not a mistake's size: say so with both numbers (rounded, as on hidden cases)
-        return "near_miss", {"error": f"{v.rel_error:.2g}", "threshold": f"{v.threshold:.2g}"}
-    code = diagnose.detect_variants(call.outputs, v.output, dict(part.variants), case.inputs, expected)
-    dims = case.dims or {}
-    if code == "scaled_const":  # a modelled constant: name the factor when the whole result has one
-        factor = diagnose.constant_factor(got, expected[v.output], tuple(dims.values()))
-        return code, {"factor": f"factor {factor:.4g}"} if factor is not None else {}
-    if code:
-        return code, {}
-    found = diagnose.detect_values(got, expected[v.output], batch=dims.get("N"), sizes=tuple(dims.values()))
-    if found:
-        return found
-    if v.code is None and "overflow" in call.warnings:  # wrong values after an overflow
-        return "overflow", {}
-    return v.code or "wrong_values", {}
 
 
 # ------------------------------------------------------------------ the pipeline
@@ -384,83 +238,16 @@ class Grader:
             if load.stdout:
                 report.notes.append("output while loading:\n" + load.stdout)
             if load.status != "loaded":
-                return _unloadable(report, spec, *_load_failure(load))
+                return _unloadable(report, spec, *diagnose.load_failure(load))
             if load.cells:
-                stopped = [_cell_failure_text(c, sub.cells) for c in load.cells]
-                if any(_blocked_import(c.error) for c in load.cells):
+                stopped = [diagnose.cell_failure(c, sub.cells) for c in load.cells]
+                if any(diagnose.blocked_import(c.error) for c in load.cells):
                     return _unloadable(report, spec, "forbidden_import", "\n".join(stopped))
                 if not any(state == "ok" for state in load.defined.values()):
                     return _unloadable(report, spec, "load_error", "\n".join(stopped))
                 report.load_warnings += stopped
             _grade_parts(report, self, sub, deadline=deadline, budget=budget)
         return report
-
-
-def _load_failure(load) -> tuple[str, str]:
-    err = load.error or {}
-    text = {
-        "syntax_error": "the file has a syntax error",
-        "load_error": "running the file raised an error",
-        "timeout": "running the file did not finish",
-        "crashed": "the worker died while running the file",
-    }.get(load.status, load.status)
-    if err:
-        text += f": {err.get('type', '')}: {err.get('message', '')}"
-        if err.get("traceback"):
-            text += "\n" + err["traceback"]
-    elif load.detail:
-        text += f" ({load.detail})"
-    code = "forbidden_import" if _blocked_import(err) else (
-        "timeout" if load.status == "timeout" else "load_error")
-    return code, text
-
-
-def _blocked_import(err: dict | None) -> bool:
-    """Whether an error is the import blocker refusing an autograd library
-    (:class:`autograder.isolation.ImportBlocker`: an ImportError "... is not allowed ...")."""
-    return bool(err) and err.get("type") in ("ImportError", "ModuleNotFoundError") \
-        and "is not allowed" in err.get("message", "")
-
-
-def _cell_failure_text(failure: CellFailure, cells: list[Cell]) -> str:
-    """What did not run while loading, in the student's terms: their cell (its number and first
-    line) or their line, their import, their error; and what that means for grading."""
-    cell = next((c for c in cells if c.number == failure.number), None)
-    if failure.number is None:
-        where, after = "the file", "the definitions made before it are graded"
-    else:
-        first = cell.first_line if cell else ""
-        where = f"code cell {failure.number}" + (f" (`{_short(first)}`)" if first else "")
-        after = "the other cells ran"
-    err = failure.error or {}
-    missing = _missing_module(err)
-    if missing:
-        return f"{missing}; {after}"
-    if failure.status == "syntax_error":
-        return f"{where} has a syntax error and did not run: {err.get('message', '')}; {after}"
-    if failure.status in ("timeout", "crashed"):
-        return f"{where} {failure.detail} and was skipped; {after}"
-    at = f" at {err['where']}" if err.get("where") and failure.number is None else ""
-    text = f"{where} raised {err.get('type', 'an error')}{at}: {err.get('message', '')}".rstrip(": ")
-    return f"{text}; {after}" + (f"\n{err['traceback']}" if err.get("traceback") else "")
-
-
-def _missing_module(err: dict) -> str:
-    """For an import of a package the grading environment does not have, a sentence naming the
-    student's own import line: "`from scipy.special import expit` (cell 3, line 1): scipy is
-    not installed where this is graded; use numpy"."""
-    if err.get("type") != "ModuleNotFoundError" or not err.get("module"):
-        return ""
-    top = err["module"].split(".")[0]
-    line = f"`{_short(err['line'])}` ({err.get('where', '')})" if err.get("line") else f"an import ({err.get('where', '')})"
-    if importlib.util.find_spec(top) is None:
-        return f"{line}: {top} is not installed where this is graded; use numpy"
-    return f"{line}: there is no module {err['module']} where this is graded"
-
-
-def _short(text: str, cap: int = 80) -> str:
-    text = text.strip()
-    return text if len(text) <= cap else text[:cap - 3] + "..."
 
 
 def grade(submission: str | Path | None = None, *, assignment: str, mode: str = "grade",
@@ -524,8 +311,6 @@ def _grade_parts(report: Report, grader: Grader, sub: Submission, *, deadline: f
         fn = spec.function(lead.function)
         group_part = _group_part(lead, key)
         cases = grader.cases(key)
-        results: dict[str, list[tuple[Case, Judged]]] = {p.name: [] for p in parts}
-        shown: dict[str, list] = {p.name: [] for p in parts}
         state = defined.get(fn.name, "missing")
         if state != "ok":
             text = f"`{fn.name}` is {'not defined' if state == 'missing' else 'not a function'} in the submission"
@@ -553,24 +338,16 @@ def _grade_parts(report: Report, grader: Grader, sub: Submission, *, deadline: f
                    CallResult("timeout", detail="an earlier case of this part timed out; not run") if timed_out else
                    CallResult("crashed", detail=f"an earlier case crashed the worker {MAX_CRASHES} times; not run"))
         shrink_cache: dict[str, CallResult] = {}
-        timed = _largest(cases) if any(p.budget for p in parts) else None
-        with np.errstate(all="ignore"):  # what judge() does per call, once for the group
-            for index, case in enumerate(cases):
-                expected = grader.expected(lead, case)
-                # the budget is judged on the widest case, when it ran (not after an earlier hang)
-                yardstick = grader.oracles.seconds(lead, case) if index == timed and index in calls else None
-                call = calls.get(index, not_run)
-                for p in parts:
-                    judged = _judge(spec, p, case, call, expected, public=public, yardstick=yardstick)
-                    results[p.name].append((case, judged))
-                    if p.figure is not None and call.status == "ok":
-                        shown[p.name].append((case, call.outputs, expected))
+        results = judge_group(grader, parts, cases, calls, not_run)
         for p in parts:
             by_part[p.name] = results[p.name]
             smallest[p.name] = "" if timed_out else _smallest_failing(grader, p, group_part, sub, results[p.name],
                                                                       shrink_cache, deadline)
-            if p.figure is not None and shown[p.name] and figures_dir is not None:
-                png = p.figure(shown[p.name])
+            shown = [(case, calls[i].outputs, grader.expected(lead, case))  # what the figure draws
+                     for i, case in enumerate(cases) if i in calls and calls[i].status == "ok"] \
+                if p.figure is not None and figures_dir is not None else []
+            if shown:
+                png = p.figure(shown)
                 if png:
                     figures_dir.mkdir(parents=True, exist_ok=True)
                     path = figures_dir / f"{spec.id}.{p.name}.png"
@@ -581,13 +358,6 @@ def _grade_parts(report: Report, grader: Grader, sub: Submission, *, deadline: f
         for p in parts:
             report.parts.append(_part_result(spec, p, by_part[p.name], public=public, smallest=smallest.get(p.name, "")))
             report.parts[-1].figures.extend(figures.get(p.name, []))
-
-
-def _largest(cases: list[Case]) -> int:
-    """The index of the case with the most input entries: the one a part's time budget is
-    judged on. Only there does the expensive way cost far more than the floor; on a tiny case a
-    one-off cost (a lazy import on the first call) would be all the floor measured."""
-    return max(range(len(cases)), key=lambda i: sum(np.size(v) for v in cases[i].inputs.values()))
 
 
 def _smallest_failing(grader: Grader, part: Part, group_part: Part, sub: Submission,

@@ -69,7 +69,8 @@ class PeakRSS:
 def in_process_floor(grader, n: int) -> float:
     """Seconds per submission to run the reference on every case in-process and judge it."""
     from autograder import project
-    from autograder.grade import _groups, judge
+    from autograder.grade import _groups
+    from autograder.judge import judge
     from autograder.run import CallResult
     from autograder.worker import flatten_return
 

@@ -132,7 +132,8 @@ def test_random_cases_leave_degenerate_sizes_to_the_edges():
 
 def test_a_part_of_edge_cases_alone_is_still_scored_on_them():
     from autograder import cases
-    from autograder.grade import Judged, _edges_beside_a_general_pass
+    from autograder.grade import _edges_beside_a_general_pass
+    from autograder.judge import Judged
     from autograder.spec import Cases, Part
 
     spec = project.load_assignment("logistic_regression")
