@@ -16,10 +16,10 @@ from pathlib import Path
 import numpy as np
 
 from . import cases as casegen
-from . import catalogue, diagnose, project, trivial
+from . import catalogue, diagnose, project, shrink, trivial
 from .cases import Case
 from .isolation import Limits
-from .judge import Judged, judge, judge_group
+from .judge import Judged, judge_group
 from .load import SubmissionError, load_source
 from .oracle import Oracles
 from .report import CaseResult, PartResult, Report
@@ -29,12 +29,8 @@ from .score import part_score
 from .spec import Assignment, Cases, Part
 
 MODES = ("check", "grade")
-SHRINK_CALLS = 32  #: extra student calls a group of parts may spend looking for smallest failing cases
-SHRINK_WAVE = 2  #: shrink candidates sent to the worker at once (a wider wave wastes calls after a hit)
 MAX_CRASHES = 2  #: after this many worker crashes in a part, its remaining cases are not run
 SUBMISSION_TIMEOUT = 60.0  #: wall-clock seconds one submission may take, loading included; then `timeout`
-#: codes whose failing cases are not shrunk: only wrong answers are a property of the inputs
-NOT_SHRUNK = frozenset(catalogue.CATALOGUE) - catalogue.codes(catalogue.MISTAKE)
 
 
 # ------------------------------------------------------------------ the pipeline
@@ -177,12 +173,12 @@ class Grader:
             self._all_requests = [self.request(case) for key in _groups(self.spec) for case in self.cases(key)]
         return self._all_requests
 
-    def shrink_candidates(self, group_part: Part, case: Case) -> list[Case]:
-        """The smaller versions of ``case`` (see :func:`cases.shrink_candidates`), built once per
-        case and shared by every submission that shrinks it."""
+    def shrink_candidates(self, group: Part, case: Case) -> list[Case]:
+        """The smaller versions of ``case`` (see :func:`autograder.shrink.candidates`), built once
+        per case and shared by every submission that shrinks it."""
         with self._lock:
             if case.id not in self._shrunk:
-                self._shrunk[case.id] = list(casegen.shrink_candidates(group_part, case))
+                self._shrunk[case.id] = list(shrink.candidates(group, case))
             return self._shrunk[case.id]
 
     def prepare(self) -> "Grader":
@@ -341,8 +337,8 @@ def _grade_parts(report: Report, grader: Grader, sub: Submission, *, deadline: f
         results = judge_group(grader, parts, cases, calls, not_run)
         for p in parts:
             by_part[p.name] = results[p.name]
-            smallest[p.name] = "" if timed_out else _smallest_failing(grader, p, group_part, sub, results[p.name],
-                                                                      shrink_cache, deadline)
+            smallest[p.name] = "" if timed_out else shrink.smallest_failing(grader, p, group_part, sub, results[p.name],
+                                                                            shrink_cache, deadline)
             shown = [(case, calls[i].outputs, grader.expected(lead, case))  # what the figure draws
                      for i, case in enumerate(cases) if i in calls and calls[i].status == "ok"] \
                 if p.figure is not None and figures_dir is not None else []
@@ -358,55 +354,6 @@ def _grade_parts(report: Report, grader: Grader, sub: Submission, *, deadline: f
         for p in parts:
             report.parts.append(_part_result(spec, p, by_part[p.name], public=public, smallest=smallest.get(p.name, "")))
             report.parts[-1].figures.extend(figures.get(p.name, []))
-
-
-def _smallest_failing(grader: Grader, part: Part, group_part: Part, sub: Submission,
-                      judged: list[tuple[Case, Judged]], cache: dict[str, CallResult],
-                      deadline: float = math.inf) -> str:
-    """Shrink the smallest failing case while it still fails the same way (Hypothesis' order:
-    each size towards its low end), and describe the smallest one found.
-
-    Starting from the smallest failure (edge cases are often already minimal) and trying a
-    step's candidates a few at a time (SHRINK_WAVE, pipelined), stopping at the first that
-    still fails, keeps the extra student calls few: for a wrong gradient they are most of
-    what grading a buggy submission costs. ``cache`` shares the calls between the parts of a
-    group (they grade outputs of the same calls); SHRINK_CALLS bounds them per group."""
-    failing = [(c, j) for c, j in judged if not j.ok and j.code not in NOT_SHRUNK and c.dims]
-    if not failing:
-        return ""
-    spec, public = grader.spec, grader.public
-    fn = spec.function(part.function)
-    best = min(failing, key=lambda cj: (sum(cj[0].dims.values()), cj[0].index))
-    while True:
-        found = None
-        candidates = grader.shrink_candidates(group_part, best[0])
-        for start in range(0, len(candidates), SHRINK_WAVE):
-            left = deadline - time.monotonic()
-            if left <= 0:  # the submission's time is up: show the smallest found so far
-                break
-            wave = candidates[start:start + SHRINK_WAVE]
-            todo = [c for c in wave if c.id not in cache]
-            todo = todo[:max(0, SHRINK_CALLS - len(cache))]
-            if todo:
-                for index, call in sub.calls(fn.name, [grader.request(c) for c in todo], fn.returns.to_plain(),
-                                             min(spec.time_limit, left), max_crashes=1, batched=True):  # no budget judged
-                    cache[todo[index].id] = call
-            for candidate in wave:
-                call = cache.get(candidate.id)
-                if call is None:
-                    continue
-                j = judge(spec, part, candidate, call, grader.expected(part, candidate), public=public)
-                if not j.ok and j.code == best[1].code:
-                    found = (candidate, j)
-                    break
-            if found is not None or len(cache) >= SHRINK_CALLS:
-                break
-        if found is None:
-            break
-        best = found
-    case, j = best
-    text = f"{case.shape_text} ({case.id})"
-    return text + (f": {j.detail}" if public and j.detail else "")
 
 
 def _edges_beside_a_general_pass(spec: Assignment, part: Part,

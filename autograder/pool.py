@@ -461,8 +461,8 @@ def _finite(obj):
 
 #: engine modules whose content is part of the grader version (a change regrades everything)
 _ENGINE_FILES = ("cases.py", "catalogue.py", "compare.py", "diagnose.py", "grade.py", "isolation.py", "judge.py",
-                 "load.py", "oracle.py", "report.py", "run.py", "scan.py", "score.py", "spec.py", "transport.py",
-                 "worker.py", "zygote.py")
+                 "load.py", "oracle.py", "report.py", "run.py", "scan.py", "score.py", "shrink.py", "spec.py",
+                 "transport.py", "worker.py", "zygote.py")
 
 
 def grader_version(assignment: str, *, seed: int | None = None, shared: bool = False,

@@ -152,7 +152,7 @@ def test_random_cases_are_redrawn_where_a_modelled_mistake_gives_the_right_answe
     """A random case that cannot tell a mistake from the right answer is drawn again (sizes and
     inputs, reproducibly, under an id of its own); edges keep their pins; a case no draw can
     make telling keeps its first draw; every other case is exactly what it was."""
-    from autograder import cases
+    from autograder import cases, shrink
 
     part = project.load_assignment("mse_two_layer").part("mse_loss")
     random = part.cases.random
@@ -174,7 +174,7 @@ def test_random_cases_are_redrawn_where_a_modelled_mistake_gives_the_right_answe
                     redrawn += 1
                     assert new.id.endswith(f",draw={new.draw}]") and new.id != old.id
                     assert new.inputs["Y"].shape == (new.dims["N"], new.dims["K"])
-                    smaller = list(cases.shrink_candidates(part, new))
+                    smaller = list(shrink.candidates(part, new))
                     assert smaller and all(s.draw == new.draw for s in smaller)
                 else:
                     assert new.id == old.id
