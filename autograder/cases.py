@@ -1,4 +1,4 @@
-"""Seeded case generation and readable case ids.
+"""Seeded case generation and readable case ids, per call group.
 
 Every case is a pure function of ``(seed, part name, index, draw)`` (and, when shrunk, of the
 smaller sizes: :mod:`autograder.shrink`), so a regrade reproduces exactly the same inputs. ``draw`` counts the redraws of
@@ -16,7 +16,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .spec import Cases, Part, Probes
+from .spec import Assignment, Cases, Part, Probes
 
 Seed = tuple[int, ...]
 REDRAWS = 16  #: draws tried for a random case before the first one is kept, telling or not
@@ -45,6 +45,20 @@ class Case:
         if self.probe is not None:
             return f"probe {self.probe}"
         return ", ".join(f"{k}={v}" for k, v in self.dims.items())
+
+
+def groups(assignment: Assignment) -> dict[str, list[Part]]:
+    """The assignment's parts by call group (:attr:`autograder.spec.Part.cases_key`): the parts
+    of a group grade outputs of the same calls, on the same cases. The first is its lead."""
+    found: dict[str, list[Part]] = {}
+    for part in assignment.parts:
+        found.setdefault(part.cases_key, []).append(part)
+    return found
+
+
+def group_part(lead: Part, key: str) -> Part:
+    """A stand-in part named after the group, so cases (and their ids) are keyed by the group."""
+    return Part(key, lead.points, lead.function, lead.cases)
 
 
 def _rng(seed: Seed, part: str, index: int, stream: int = 0) -> np.random.Generator:

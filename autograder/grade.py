@@ -1,7 +1,9 @@
-"""The grading pipeline: load -> cases -> oracles -> run -> compare -> diagnose -> score.
+"""The grading pipeline, stage by stage: load -> scan -> cases -> oracles -> run -> judge ->
+shrink -> score -> report.
 
-``grade()`` is the API behind ``bpgrade grade`` and ``bpgrade check``. Only this process
-decides scores; the worker only ever returns plain arrays.
+``grade()`` is the API behind ``bpgrade grade`` and ``bpgrade check``; :class:`Grader` is one
+assignment prepared for many submissions. Only this process decides scores; the worker only
+ever returns plain arrays.
 """
 from __future__ import annotations
 
@@ -10,30 +12,25 @@ import hashlib
 import math
 import threading
 import time
-from collections import Counter
 from pathlib import Path
 
 import numpy as np
 
-from . import cases as casegen
-from . import catalogue, diagnose, project, shrink, trivial
-from .cases import Case
+from . import diagnose, project, score, shrink, trivial
+from .cases import Case, generate, group_part, groups, is_edge
 from .isolation import Limits
 from .judge import Judged, judge_group
 from .load import SubmissionError, load_source
 from .oracle import Oracles
-from .report import CaseResult, PartResult, Report
+from .report import Report, part_result, unloadable, write_figures
 from .run import CallResult, Request, Sandbox, Submission
 from .scan import scan_imports
-from .score import part_score
-from .spec import Assignment, Cases, Part
+from .spec import Part
 
 MODES = ("check", "grade")
 MAX_CRASHES = 2  #: after this many worker crashes in a part, its remaining cases are not run
 SUBMISSION_TIMEOUT = 60.0  #: wall-clock seconds one submission may take, loading included; then `timeout`
 
-
-# ------------------------------------------------------------------ the pipeline
 
 def source_sha256(source: str) -> str:
     """The content hash fresh hidden cases derive from: sha256 of the source text graded (what
@@ -82,7 +79,7 @@ class Grader:
         self.figures_dir = figures_dir
         self.assignment_file = str(self.spec.folder / "assignment.py")
         self._tols = {key: {out: tol for p in parts for out, _, tol in self.spec.graded(p)}
-                      for key, parts in _groups(self.spec).items()}
+                      for key, parts in groups(self.spec).items()}
         self._fresh_state()
 
     def _fresh_state(self) -> None:
@@ -122,9 +119,9 @@ class Grader:
                                "or a Grader with shared=True")
         with self._lock:
             if key not in self._cases:
-                parts = _groups(self.spec)[key]
-                self._cases[key] = casegen.generate(_group_part(parts[0], key), self.seeds,
-                                                    telling=lambda case: self._telling(parts, case))
+                parts = groups(self.spec)[key]
+                self._cases[key] = generate(group_part(parts[0], key), self.seeds,
+                                            telling=lambda case: self._telling(parts, case))
             return self._cases[key]
 
     def _telling(self, parts: list[Part], case: Case) -> bool:
@@ -146,9 +143,9 @@ class Grader:
         author (``bpgrade selftest``). Edge cases and probes are left out: they may be
         degenerate on purpose, and count only beside a passing random case."""
         found = []
-        for key, parts in _groups(self.spec).items():
+        for key, parts in groups(self.spec).items():
             for case in self.cases(key):
-                if case.probe is None and not casegen.is_edge(parts[0], case):
+                if case.probe is None and not is_edge(parts[0], case):
                     with self._lock:
                         if not self._telling(parts, case):
                             found.append(case.id)
@@ -170,7 +167,7 @@ class Grader:
         """Every case's request: what a sandbox's zygote is given once (Sandbox.preload), so
         its workers are sent only references to them."""
         if self._all_requests is None:
-            self._all_requests = [self.request(case) for key in _groups(self.spec) for case in self.cases(key)]
+            self._all_requests = [self.request(case) for key in groups(self.spec) for case in self.cases(key)]
         return self._all_requests
 
     def shrink_candidates(self, group: Part, case: Case) -> list[Case]:
@@ -189,7 +186,7 @@ class Grader:
         if self.fresh:
             self.with_seeds(project.shared_case_seed(self._key)).prepare()
             return self
-        for key, parts in _groups(self.spec).items():
+        for key, parts in groups(self.spec).items():
             for case in self.cases(key):
                 self.expected(parts[0], case)
                 self.request(case)
@@ -208,7 +205,7 @@ class Grader:
         try:
             source = load_source(path, prefer=self.spec.id)
         except SubmissionError as exc:
-            return _unloadable(self.new_report(), self.spec, "load_error", str(exc))
+            return unloadable(self.new_report(), self.spec, "load_error", str(exc))
         return self.grade_source(source, sandbox, student=student)
 
     def grade_source(self, source: str, sandbox: Sandbox, *, student: str = "") -> Report:
@@ -218,12 +215,12 @@ class Grader:
         spec, report = self.spec, self.new_report()
         forbidden, unscannable = scan_imports(source)
         if unscannable:
-            return _unloadable(report, spec, "load_error",
-                               f"{unscannable}; the submission was not run (is it Python source?)")
+            return unloadable(report, spec, "load_error",
+                              f"{unscannable}; the submission was not run (is it Python source?)")
         if forbidden:
             report.notes.append(f"forbidden import(s): {', '.join(forbidden)}")
-            return _unloadable(report, spec, "forbidden_import",
-                               f"the submission imports {', '.join(forbidden)}; use numpy only")
+            return unloadable(report, spec, "forbidden_import",
+                              f"the submission imports {', '.join(forbidden)}; use numpy only")
         if self.preload:  # public cases: workers start with their inputs, calls send references
             sandbox.preload(self.requests())
         budget = float(self.submission_timeout)
@@ -234,13 +231,13 @@ class Grader:
             if load.stdout:
                 report.notes.append("output while loading:\n" + load.stdout)
             if load.status != "loaded":
-                return _unloadable(report, spec, *diagnose.load_failure(load))
+                return unloadable(report, spec, *diagnose.load_failure(load))
             if load.cells:
                 stopped = [diagnose.cell_failure(c, sub.cells) for c in load.cells]
                 if any(diagnose.blocked_import(c.error) for c in load.cells):
-                    return _unloadable(report, spec, "forbidden_import", "\n".join(stopped))
+                    return unloadable(report, spec, "forbidden_import", "\n".join(stopped))
                 if not any(state == "ok" for state in load.defined.values()):
-                    return _unloadable(report, spec, "load_error", "\n".join(stopped))
+                    return unloadable(report, spec, "load_error", "\n".join(stopped))
                 report.load_warnings += stopped
             _grade_parts(report, self, sub, deadline=deadline, budget=budget)
         return report
@@ -269,164 +266,72 @@ def grade(submission: str | Path | None = None, *, assignment: str, mode: str = 
             sandbox.close()
 
 
-def _unloadable(report: Report, spec: Assignment, code: str, message: str) -> Report:
-    report.load_error = message
-    for part in spec.parts:
-        report.parts.append(PartResult(
-            name=part.name, function=part.function, max_score=float(part.points), score=0.0,
-            passed=0, total=0, diagnoses=[code], tolerance=part.tol.describe(),
-            feedback=f"{catalogue.sentence(code)} {message}".strip(),
-        ))
-    return report
-
-
-def _groups(spec: Assignment) -> dict[str, list[Part]]:
-    groups: dict[str, list[Part]] = {}
-    for part in spec.parts:
-        groups.setdefault(part.cases_key, []).append(part)
-    return groups
-
-
-def _group_part(lead: Part, key: str) -> Part:
-    """A stand-in part named after the group, so cases (and their ids) are keyed by the group."""
-    return Part(key, lead.points, lead.function, lead.cases)
-
-
 def _grade_parts(report: Report, grader: Grader, sub: Submission, *, deadline: float = math.inf,
                  budget: float = math.inf) -> None:
     """Grade every part, group by group, within the submission's wall-clock ``deadline``
     (``time.monotonic()``): no call is given longer than what is left, the calls stop as soon
-    as it passes, and every case not run by then is `timeout`."""
-    spec, public, figures_dir = grader.spec, grader.public, grader.figures_dir
+    as it passes, and every case not run by then is `timeout`. Then score every part and,
+    when the Grader has a ``figures_dir``, draw the parts' figures from what the calls returned."""
+    spec = grader.spec
     defined = sub.load_result.defined
-    by_part: dict[str, list[tuple[Case, Judged]]] = {}  # every part's cases, judged
+    judged: dict[str, list[tuple[Case, Judged]]] = {}  # every part's cases, judged
     smallest: dict[str, str] = {}
-    figures: dict[str, list[str]] = {}
-    for key, parts in _groups(spec).items():
+    shown: dict[str, list] = {}  # a figure's items per part: (case, got, expected)
+    for key, parts in groups(spec).items():
         lead = parts[0]
         fn = spec.function(lead.function)
-        group_part = _group_part(lead, key)
         cases = grader.cases(key)
         state = defined.get(fn.name, "missing")
         if state != "ok":
             text = f"`{fn.name}` is {'not defined' if state == 'missing' else 'not a function'} in the submission"
             for p in parts:
-                by_part[p.name] = [(case, Judged(False, "missing_function", text)) for case in cases]
+                judged[p.name] = [(case, Judged(False, "missing_function", text)) for case in cases]
             continue
-        # one pipelined run over the group's cases; after a timeout (or repeated crashes) the
-        # rest are not run, so a submission that hangs or dies everywhere costs seconds
-        # answers may come batched (one wake-up per frame) unless a part judges each call's CPU time
-        calls: dict[int, CallResult] = {}
-        left = deadline - time.monotonic()
-        if left > 0:
-            running = sub.calls(fn.name, [grader.request(case) for case in cases], fn.returns.to_plain(),
-                                min(spec.time_limit, left), max_crashes=MAX_CRASHES,
-                                batched=not any(p.budget for p in parts))
-            for index, call in running:
-                calls[index] = call
-                if time.monotonic() > deadline:
-                    break  # the worker is killed with the submission: no further call is made
-            running.close()
-        over_budget = time.monotonic() > deadline
-        timed_out = over_budget or any(call.status == "timeout" for call in calls.values())
-        not_run = (CallResult("timeout", detail=f"the submission's time budget ({budget:g} s of wall clock) ran out "
-                                                f"before this case; not run") if over_budget else
-                   CallResult("timeout", detail="an earlier case of this part timed out; not run") if timed_out else
-                   CallResult("crashed", detail=f"an earlier case crashed the worker {MAX_CRASHES} times; not run"))
-        shrink_cache: dict[str, CallResult] = {}
-        results = judge_group(grader, parts, cases, calls, not_run)
+        calls, not_run = _run_group(grader, sub, parts, cases, deadline=deadline, budget=budget)
+        rows = judge_group(grader, parts, cases, calls, not_run)
+        judged.update(rows)
+        shrink_cache: dict[str, CallResult] = {}  # the parts of a group shrink with the same calls
+        group = group_part(lead, key)
+        for p in parts:  # after a timeout nothing is shrunk: a smaller case may hang as long
+            smallest[p.name] = "" if not_run.status == "timeout" else shrink.smallest_failing(
+                grader, p, group, sub, rows[p.name], shrink_cache, deadline)
+            if p.figure is not None and grader.figures_dir is not None:
+                shown[p.name] = [(case, calls[i].outputs, grader.expected(lead, case))
+                                 for i, case in enumerate(cases) if i in calls and calls[i].status == "ok"]
+    counted = score.counted(spec, judged)
+    for parts in groups(spec).values():
         for p in parts:
-            by_part[p.name] = results[p.name]
-            smallest[p.name] = "" if timed_out else shrink.smallest_failing(grader, p, group_part, sub, results[p.name],
-                                                                            shrink_cache, deadline)
-            shown = [(case, calls[i].outputs, grader.expected(lead, case))  # what the figure draws
-                     for i, case in enumerate(cases) if i in calls and calls[i].status == "ok"] \
-                if p.figure is not None and figures_dir is not None else []
-            if shown:
-                png = p.figure(shown)
-                if png:
-                    figures_dir.mkdir(parents=True, exist_ok=True)
-                    path = figures_dir / f"{spec.id}.{p.name}.png"
-                    path.write_bytes(png)
-                    figures[p.name] = [str(path)]
-    by_part = _beside_a_values_pass(spec, by_part)
-    for parts in _groups(spec).values():
-        for p in parts:
-            report.parts.append(_part_result(spec, p, by_part[p.name], public=public, smallest=smallest.get(p.name, "")))
-            report.parts[-1].figures.extend(figures.get(p.name, []))
+            report.parts.append(part_result(spec, p, counted[p.name], public=grader.public,
+                                            smallest=smallest.get(p.name, "")))
+    if shown:
+        write_figures(report, {name: spec.part(name).figure(items) for name, items in shown.items() if items},
+                      grader.figures_dir)
 
 
-def _edges_beside_a_general_pass(spec: Assignment, part: Part,
-                                 judged: list[tuple[Case, Judged]]) -> list[tuple[Case, Judged]]:
-    """Edge cases count only when a random case of the part passes too. At N = 1 or one class a
-    missing 1/N, a mean over the wrong axis or a constant softmax give the right answer, so an
-    answer right only there has shown nothing; a right answer that breaks at N = 1 still loses
-    just the edge."""
-    general = [j.ok for c, j in judged if not casegen.is_edge(part, c)]
-    if not general or any(general):  # a part of edges alone is judged on them
-        return judged
-    out = spec.graded_outputs(part)[0]
-    return [(c, Judged(False, "edge_only", catalogue.sentence("edge_only", out), "", j.rel_error, j.verdicts))
-            if j.ok and casegen.is_edge(part, c) else (c, j) for c, j in judged]
-
-
-def _needs_a_values_pass(part: Part) -> bool:
-    """Probe parts and property parts: their cases cannot be drawn again where a trivial answer
-    passes them (zeros is the loss of saturated right predictions, uniform rows sum to 1)."""
-    return not part.values or not isinstance(part.cases, Cases)
-
-
-def _beside_a_values_pass(spec: Assignment, judged: dict[str, list[tuple[Case, Judged]]]
-                          ) -> dict[str, list[tuple[Case, Judged]]]:
-    """A probe or property part counts only beside a passing random case of a values part of the
-    same function (:class:`autograder.spec.Part` requires one to exist). Random cases on which a
-    trivial answer is right are drawn again, probes and properties cannot be, so an answer that
-    passes only them has shown nothing; a right function that fails a probe still loses just
-    the probe. Edges are judged within their part (:func:`_edges_beside_a_general_pass`)."""
-    passing = {p.function for p in spec.parts if not _needs_a_values_pass(p)
-               and any(j.ok for c, j in judged[p.name] if not casegen.is_edge(p, c))}
-    out = {}
-    for p in spec.parts:
-        rows = judged[p.name]
-        if _needs_a_values_pass(p) and p.function not in passing:
-            text = catalogue.sentence("no_values_pass", spec.graded_outputs(p)[0])
-            rows = [(c, Judged(False, "no_values_pass", text, "", j.rel_error, j.verdicts)) if j.ok else (c, j)
-                    for c, j in rows]
-        out[p.name] = rows
-    return out
-
-
-def _shown_error(rel_error: float | None, public: bool) -> float | None:
-    """A case's relative error as reports carry it: on hidden cases two significant digits (a
-    submission that steers its errors could otherwise spell out what it read of the inputs)."""
-    if rel_error is None or not math.isfinite(rel_error):
-        return None
-    return rel_error if public else float(f"{rel_error:.2g}")
-
-
-def _part_result(spec: Assignment, part: Part, judged: list[tuple[Case, Judged]], *, public: bool,
-                 smallest: str = "") -> PartResult:
-    judged = _edges_beside_a_general_pass(spec, part, judged)
-    passed = sum(j.ok for _, j in judged)
-    total = len(judged)
-    score = part_score(float(part.points), passed, total, all_or_nothing=part.all_or_nothing)
-    codes = Counter(j.code for _, j in judged if not j.ok and j.code)
-    if codes["too_slow"]:  # an answer computed the expensive way is not the asked-for gradient anywhere
-        score = 0.0
-    case_results = [
-        CaseResult(id=c.id, passed=j.ok, code=j.code, message=j.message, detail=j.detail,
-                   rel_error=_shown_error(j.rel_error, public),
-                   shape=c.shape_text)
-        for c, j in judged
-    ]
-    tol_text = "; ".join(
-        f"{name}: {part.tol_for(name).describe()}" for name in spec.graded_outputs(part)
-    )
-    notes = list(dict.fromkeys(v.note for _, j in judged for v in j.verdicts if v.note))  # in order, once each
-    diagnoses = [c for c, _ in codes.most_common()]
-    hints = (part.hints.get(c) or catalogue.hint(c) for c in diagnoses)  # the part's own first
-    return PartResult(
-        name=part.name, function=part.function, max_score=float(part.points), score=score,
-        passed=passed, total=total, diagnoses=diagnoses, tolerance=tol_text, cases=case_results,
-        public=public, smallest_failing=smallest, notes=notes, hint=next((h for h in hints if h), ""),
-    )
+def _run_group(grader: Grader, sub: Submission, parts: list[Part], cases: list[Case], *, deadline: float,
+               budget: float) -> tuple[dict[int, CallResult], CallResult]:
+    """The group's calls, one pipelined run over its cases until ``deadline``: ``(the call of
+    each case index run, what every case not run gets)``. After a timeout, or MAX_CRASHES
+    crashes, the rest are not run, so a submission that hangs or dies everywhere costs seconds;
+    ``not_run`` is then `timeout` (nothing is shrunk) or `crashed`. Answers may come batched
+    (one wake-up per frame) unless a part judges each call's CPU time."""
+    spec = grader.spec
+    fn = spec.function(parts[0].function)
+    calls: dict[int, CallResult] = {}
+    left = deadline - time.monotonic()
+    if left > 0:
+        running = sub.calls(fn.name, [grader.request(case) for case in cases], fn.returns.to_plain(),
+                            min(spec.time_limit, left), max_crashes=MAX_CRASHES,
+                            batched=not any(p.budget for p in parts))
+        for index, call in running:
+            calls[index] = call
+            if time.monotonic() > deadline:
+                break  # the worker is killed with the submission: no further call is made
+        running.close()
+    over_budget = time.monotonic() > deadline
+    timed_out = over_budget or any(call.status == "timeout" for call in calls.values())
+    not_run = (CallResult("timeout", detail=f"the submission's time budget ({budget:g} s of wall clock) ran out "
+                                            f"before this case; not run") if over_budget else
+               CallResult("timeout", detail="an earlier case of this part timed out; not run") if timed_out else
+               CallResult("crashed", detail=f"an earlier case crashed the worker {MAX_CRASHES} times; not run"))
+    return calls, not_run

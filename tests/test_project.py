@@ -132,8 +132,8 @@ def test_random_cases_leave_degenerate_sizes_to_the_edges():
 
 def test_a_part_of_edge_cases_alone_is_still_scored_on_them():
     from autograder import cases
-    from autograder.grade import _edges_beside_a_general_pass
     from autograder.judge import Judged
+    from autograder.score import edges_beside_a_general_pass
     from autograder.spec import Cases, Part
 
     spec = project.load_assignment("logistic_regression")
@@ -145,7 +145,7 @@ def test_a_part_of_edge_cases_alone_is_still_scored_on_them():
         # every edge passes, every random case fails
         judged = [(c, Judged(True, None, "") if cases.is_edge(part, c) else Judged(False, "wrong_values", ""))
                   for c in generated]
-        assert [j.ok for _, j in _edges_beside_a_general_pass(spec, part, judged)] == expected
+        assert [j.ok for _, j in edges_beside_a_general_pass(spec, part, judged)] == expected
 
 
 def test_random_cases_are_redrawn_where_a_modelled_mistake_gives_the_right_answer():
