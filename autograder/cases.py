@@ -1,7 +1,7 @@
-"""Seeded case generation, readable case ids, and shrinking towards the smallest failing case.
+"""Seeded case generation and readable case ids, per call group.
 
 Every case is a pure function of ``(seed, part name, index, draw)`` (and, when shrunk, of the
-smaller sizes), so a regrade reproduces exactly the same inputs. ``draw`` counts the redraws of
+smaller sizes: :mod:`autograder.shrink`), so a regrade reproduces exactly the same inputs. ``draw`` counts the redraws of
 a random case that could not tell a modelled mistake from the right answer (see
 :func:`generate`); it is 0 for almost every case. The seed is a tuple of integers:
 ``(public_seed,)`` for local checks; for grading, four 32-bit words derived from the
@@ -12,11 +12,11 @@ from __future__ import annotations
 import zlib
 from dataclasses import dataclass, field, replace
 from functools import cached_property
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import numpy as np
 
-from .spec import Cases, Part, Probes
+from .spec import Assignment, Cases, Part, Probes
 
 Seed = tuple[int, ...]
 REDRAWS = 16  #: draws tried for a random case before the first one is kept, telling or not
@@ -45,6 +45,20 @@ class Case:
         if self.probe is not None:
             return f"probe {self.probe}"
         return ", ".join(f"{k}={v}" for k, v in self.dims.items())
+
+
+def groups(assignment: Assignment) -> dict[str, list[Part]]:
+    """The assignment's parts by call group (:attr:`autograder.spec.Part.cases_key`): the parts
+    of a group grade outputs of the same calls, on the same cases. The first is its lead."""
+    found: dict[str, list[Part]] = {}
+    for part in assignment.parts:
+        found.setdefault(part.cases_key, []).append(part)
+    return found
+
+
+def group_part(lead: Part, key: str) -> Part:
+    """A stand-in part named after the group, so cases (and their ids) are keyed by the group."""
+    return Part(key, lead.points, lead.function, lead.cases)
 
 
 def _rng(seed: Seed, part: str, index: int, stream: int = 0) -> np.random.Generator:
@@ -122,19 +136,6 @@ def _as_inputs(inputs: dict, part: Part) -> dict:
     if not isinstance(inputs, dict):
         raise TypeError(f"case maker of part {part.name!r} must return a dict of inputs")
     return inputs
-
-
-def shrink_candidates(part: Part, case: Case) -> Iterator[Case]:
-    """Smaller versions of ``case``, most aggressive first (each letter to its low, then halved,
-    then minus one), in the spirit of Hypothesis' shrink order. Probes do not shrink."""
-    spec = part.cases
-    if not isinstance(spec, Cases) or not spec.shrink or case.dims is None:
-        return
-    for letter, (lo, _hi) in spec.dims.items():
-        size = case.dims[letter]
-        for smaller in dict.fromkeys([lo, max(lo, size // 2), size - 1]):
-            if lo <= smaller < size:
-                yield build(part, case.seed, case.index, {**case.dims, letter: smaller}, draw=case.draw)
 
 
 def with_inputs(case: Case, inputs: dict) -> Case:

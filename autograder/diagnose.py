@@ -1,6 +1,9 @@
-"""Name the mistake: a catalogue of known backprop errors, each with a stable code, one
-sentence and a fix hint, and detectors that test a wrong output against the expected one on
-the same inputs.
+"""Name the mistake: turn a failure into the most specific code of :mod:`autograder.catalogue`
+(and the fields its sentence needs).
+
+Three kinds of failure come here: a call that returned no result (:func:`call_failure`), a file
+that did not load or a cell that stopped (:func:`load_failure`, :func:`cell_failure`), and a
+wrong output (:func:`most_specific`, which tries the detectors below in order).
 
 Generic detectors need nothing but the two arrays (a transpose, a constant factor, a sign, an
 unreduced batch axis). Mistakes that need a model of the wrong computation ("sigma' evaluated
@@ -9,15 +12,22 @@ answer on the same inputs, and a match names the code.
 """
 from __future__ import annotations
 
+import builtins
+import importlib.util
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
-from typing import Callable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 
 import numpy as np
 
-from .compare import all_finite, max_abs, within
-from .spec import Tol
+from .catalogue import sentence
+from .compare import Verdict, all_finite, max_abs, within
+from .spec import Part, Tol
+
+if TYPE_CHECKING:
+    from .cases import Case
+    from .load import Cell
+    from .run import CallResult, CellFailure, LoadResult
 
 #: "Is this the known wrong answer?" is judged like "is this the right answer?": with the
 #: tolerance policy, so a mistake made in float32 arithmetic is still named.
@@ -25,120 +35,6 @@ DETECT_TOL = Tol()
 #: A miss within this many times its threshold is "close, but outside the tolerance"
 #: (near_miss), never a mistake's name: the course's mistakes are off by O(1).
 NEAR_MISS = 10
-
-
-@dataclass(frozen=True)
-class Mistake:
-    code: str
-    sentence: str  #: "{out}" is replaced by the output's name
-    hint: str
-
-
-CATALOGUE: dict[str, Mistake] = {m.code: m for m in [
-    Mistake("transposed", "{out} is the transpose of the expected result.",
-            "Compare the shapes of the factors of each matrix product with the documented shapes: a "
-            "product in the wrong order, or a .T in the wrong place, gives the transpose."),
-    Mistake("scaled_by_N", "{out} is off by a factor involving the batch size N{factor}.",
-            "The loss averages over the N samples: divide by N exactly once on the way to this result."),
-    Mistake("scaled_const", "{out} has a missing or extra constant factor{factor}.",
-            "Compare your formula with the documented one term by term: a constant factor is missing or added."),
-    Mistake("sign_flipped", "{out} has the opposite sign of the expected result{factor}.",
-            "Compare each sign in your formula with the documented one (e.g. prediction - target, not target - prediction)."),
-    Mistake("not_reduced", "{out} has one value per sample: it is not summed (or averaged) over the batch.",
-            "Reduce over the batch axis 0: a loss averages its N per-sample terms, and a parameter "
-            "shared by all N rows (a bias, a weight) gets the sum of their gradients, e.g. db = dZ.sum(axis=0)."),
-    Mistake("reduced_wrong_axis", "{out} is reduced (summed or normalised) over the wrong axis.",
-            "Check the axis of each sum, mean, max or normalisation: rows are samples (axis 0 runs over "
-            "the batch), columns are units or classes (axis 1)."),
-    Mistake("sigmoid_prime_on_activation", "{out} uses sigma'(A) = sigma(sigma(z))(1 - sigma(sigma(z))) instead of sigma'(Z).",
-            "sigma'(z) = sigma(z)(1 - sigma(z)) = A(1 - A): evaluate it on Z, or use A directly, never sigma'(A)."),
-    Mistake("sigmoid_prime_slip", "{out} uses sigma(z)(1 - sigma'(z)) instead of sigma'(z) = sigma(z)(1 - sigma(z)).",
-            "The derivative of the sigmoid is sigma(z)(1 - sigma(z)); there is no sigma' inside it."),
-    Mistake("extra_sigmoid_prime", "{out} multiplies by sigma' at a layer that has no sigmoid.",
-            "No sigma' at a layer without a sigmoid: a linear output (MSE) or softmax + cross-entropy "
-            "gives dZ2 = (prediction - Y)/N."),
-    Mistake("mean_over_entries", "{out} divides by all N*K entries (as np.mean does), where this loss divides by the N samples only.",
-            "The loss averages its per-sample terms over the N samples: sum each sample's K terms, then divide "
-            "by N. np.mean over an (N, K) array divides by N*K instead, and every gradient through the loss "
-            "carries the same factor."),
-    Mistake("missing_activation_grad", "{out} is missing the activation's derivative.",
-            "Back through A = sigma(Z): dZ = dA * sigma'(Z), elementwise."),
-    Mistake("loss_after_step", "{out} holds the loss after each step; losses[epoch] is the loss before it.",
-            "Record L(w, b) before updating w and b: losses[0] is the loss at the starting point."),
-    Mistake("not_symmetrized", "{out} uses A where the symmetric part (A + A^T)/2 belongs.",
-            "For f(x) = x^T A x / 2 - b^T x, grad f = (A + A^T) x / 2 - b, and the curvature is that of (A + A^T)/2."),
-    Mistake("stopping_rule", "{out} stops at a different iteration than the stopping rule says.",
-            "Test ||grad f(x)|| < tol before each step, and |f(x_new) - f(x)| < tol or a non-finite f(x_new) after it."),
-    Mistake("history_off_by_one", "{out} has one entry too many or too few.",
-            "history[0] is x0 and every step appends exactly one iterate: k steps give k + 1 rows."),
-    Mistake("overflow", "{out}: exp overflowed on large inputs.",
-            "Use a stable form: for sigmoid, branch on the sign of z so exp only sees non-positive arguments "
-            "(np.where evaluates both branches: use a boolean mask, or np.exp(-np.logaddexp(0, -z))); "
-            "for softmax, subtract the row max first."),
-    Mistake("log_of_zero", "{out}: log(0) on saturated inputs.",
-            "Compute the loss from the logits, never as the log of a probability that can round to 0: "
-            "log-sum-exp (np.logaddexp, or subtract the row max before exp) keeps it finite."),
-    Mistake("input_mutated", "the function modified its input array(s) {names} in place.",
-            "Work on copies (e.g. Z = Z - Z.max(...), not Z -= ...); the caller still needs its arrays."),
-    Mistake("shape_mismatch", "{out} has the wrong shape or structure.",
-            "Compare your result's .shape with the documented one; keep length-1 axes (no squeeze)."),
-    Mistake("wrong_type", "{out} is not a number or an array of numbers.",
-            "Return real numbers: a numpy array (a list also does) or a float; not None, a string or another object."),
-    Mistake("wrong_dtype", "{out} does not hold real numbers.",
-            "Return real numbers (floats or ints): not booleans, complex numbers, strings or objects."),
-    Mistake("nonfinite", "{out} contains NaN or inf where the expected result is finite.",
-            "Look for overflow in exp, log of 0, or 0/0."),
-    Mistake("timeout", "the call did not finish within the time limit.",
-            "Look for an infinite loop or a stopping rule that never triggers."),
-    Mistake("too_slow", "the call took {seconds}, over {budget} times the reference on the same case.",
-            "Compute the gradient analytically (backprop), not by finite differences or one forward pass per parameter."),
-    Mistake("memory_limit", "the call ran out of memory.",
-            "Avoid building N x N (or larger) intermediate arrays."),
-    Mistake("crashed", "the call crashed the worker process.",
-            "Avoid os._exit, sys.exit and native crashes; raise exceptions instead."),
-    Mistake("error", "the call raised an exception.", "Read the traceback below."),
-    Mistake("not_implemented", "{out} is not implemented yet (NotImplementedError).",
-            "Replace the `raise NotImplementedError` with your code."),
-    Mistake("missing_function", "the function is not defined in the submission.",
-            "Keep the exact function name and signature from the handout."),
-    Mistake("load_error", "the file could not be run.", "Fix the error shown; it stops every part."),
-    Mistake("forbidden_import", "the submission imports an autograd library.",
-            "Compute the gradients with numpy only; torch/jax/tensorflow/autograd are refused."),
-    Mistake("forbidden_warning", "{out} raised a floating-point warning this part forbids.",
-            "Make the computation numerically stable for large inputs."),
-    Mistake("edge_only", "{out} is right only on edge shapes, where common mistakes are right too.",
-            "Edge cases (N = 1, one unit, one class) count once a random-shape case passes: fix those first."),
-    Mistake("near_miss", "{out} is close, but outside the tolerance: relative error {error}, threshold {threshold}.",
-            "The formula is probably right: the difference is more than float32 rounding but far less than a "
-            "mistake. Look for an epsilon or a clip inside a log, a float16 step, or an approximation "
-            "(a finite difference, a truncated series)."),
-    Mistake("property", "{out} violates a required property.", ""),
-    Mistake("wrong_values", "{out} has wrong values.", ""),
-    Mistake("no_values_pass", "{out} passes this case, but no random case of this function has the right values: "
-            "probe and property cases count only beside one, since a trivial answer (zeros, a constant, "
-            "an input returned unchanged) can pass them too.",
-            "Make the function right on the random cases first; its probes and properties then count."),
-]}
-
-
-class _Fields(dict):
-    def __missing__(self, key: str) -> str:  # a field the caller did not measure reads as nothing
-        return ""
-
-
-def sentence(code: str, out: str = "the result", **fmt) -> str:
-    mistake = CATALOGUE.get(code)
-    if mistake is None:
-        return code
-    if fmt.get("factor"):  # a factor, when one was measured, follows in parentheses
-        fmt["factor"] = f" ({fmt['factor']})"
-    text = mistake.sentence.format_map(_Fields(fmt, out=f"`{out}`"))
-    return text[0].upper() + text[1:]
-
-
-def hint(code: str) -> str:
-    mistake = CATALOGUE.get(code)
-    return mistake.hint if mistake else ""
 
 
 def _fit_factor(got: np.ndarray, expected: np.ndarray) -> float | None:
@@ -295,8 +191,8 @@ def _wrong_answer(model: Callable[[dict, dict], object], inputs: dict, expected:
     Remembered: every part grading an output of one call asks for the same wrong answers on
     the same case, and so does every failing submission of a batch (cases and expected outputs
     are prepared once and shared). Models are pure functions of the case, and nothing here
-    modifies what they return. A model may run a whole optimisation: uncached, that was most
-    of the judging time of a wrong submission to such an assignment."""
+    modifies what they return. A model may run a whole optimisation, which would otherwise
+    cost more than the rest of judging a wrong submission to such an assignment."""
     key = (id(model), id(inputs), id(expected))
     with _wrong_answers_lock:
         entry = _WRONG_ANSWERS.get(key)
@@ -312,3 +208,160 @@ def _wrong_answer(model: Callable[[dict, dict], object], inputs: dict, expected:
         while len(_WRONG_ANSWERS) > _WRONG_ANSWERS_KEPT:
             _WRONG_ANSWERS.popitem(last=False)
     return wrong
+
+
+# ------------------------------------------------------------------ a wrong output
+
+def most_specific(v: Verdict, part: Part, case: Case, call: CallResult,
+                  expected: dict[str, np.ndarray]) -> tuple[str, dict]:
+    """Turn a failed comparison into the most specific code the catalogue has (and the fields
+    its sentence needs, e.g. the factor found)."""
+    got = call.outputs.get(v.output)
+    if v.code == "nonfinite":  # log(0) is the root cause when both appear (overflow -> p = 0 -> log p)
+        if "divide" in call.warnings:
+            return "log_of_zero", {}
+        if "overflow" in call.warnings:
+            return "overflow", {}
+        return "nonfinite", {}
+    if got is None or v.code in ("wrong_type", "wrong_dtype"):
+        return v.code or "wrong_values", {}
+    if v.code is None and v.threshold and v.rel_error <= NEAR_MISS * v.threshold:
+        # rounding-level, not a mistake's size: say so with both numbers (rounded, as on hidden cases)
+        return "near_miss", {"error": f"{v.rel_error:.2g}", "threshold": f"{v.threshold:.2g}"}
+    code = detect_variants(call.outputs, v.output, dict(part.variants), case.inputs, expected)
+    dims = case.dims or {}
+    if code == "scaled_const":  # a modelled constant: name the factor when the whole result has one
+        factor = constant_factor(got, expected[v.output], tuple(dims.values()))
+        return code, {"factor": f"factor {factor:.2g}"} if factor is not None else {}
+    if code:
+        return code, {}
+    found = detect_values(got, expected[v.output], batch=dims.get("N"), sizes=tuple(dims.values()))
+    if found:
+        return found
+    if v.code is None and "overflow" in call.warnings:  # wrong values after an overflow
+        return "overflow", {}
+    return v.code or "wrong_values", {}
+
+
+# ------------------------------------------------------------------ a call that returned nothing
+
+def call_failure(call: CallResult, *, public: bool, budget: float | None = None,
+                 yardstick: float | None = None) -> tuple[str, str, str] | None:
+    """``(code, message, detail)`` for a call that returned no result, None for one that did.
+    ``budget`` (the part's) and ``yardstick`` (the reference's seconds on this case) are given
+    for the case a time budget is judged on: there, past the time limit is past the budget."""
+    if call.status == "ok":
+        return None
+    if call.status == "timeout":
+        if budget and yardstick is not None:
+            return ("too_slow", sentence("too_slow", seconds="more than the time limit", budget=f"{budget:g}"),
+                    f"the reference took {yardstick * 1000:.2f} ms on this case; {call.detail}")
+        return "timeout", f"timed out ({call.detail})", ""
+    if call.status == "crashed":
+        return "crashed", f"the worker process died during the call ({call.detail})", ""
+    if call.status == "memory_limit":
+        return "memory_limit", "ran out of memory (the worker's memory limit)", ""
+    if call.status == "error":
+        return (*_raised(call, public=public), "")
+    return "crashed", f"no result ({call.status}: {call.detail})", ""
+
+
+#: Exception names shown as they are; a custom class name is student-chosen text.
+_BUILTIN_ERRORS = {name for name, obj in vars(builtins).items()
+                   if isinstance(obj, type) and issubclass(obj, BaseException)}
+
+
+def _raised(call: CallResult, *, public: bool) -> tuple[str, str]:
+    """The code and text for a call that raised. On hidden cases the student's exception message
+    is not shown: it is student-controlled text computed from the hidden inputs (``raise
+    ValueError(repr(X))`` would hand them out, and a later submission could hard-code the
+    answers). The exception type and the student's own traceback lines stay; local checks,
+    on public cases, show the whole message."""
+    err = call.error or {}
+    etype, msg = err.get("type", ""), err.get("message", "")
+    if etype == "NotImplementedError":
+        return "not_implemented", "not implemented yet (raises NotImplementedError)"
+    if blocked_import(err):
+        return "forbidden_import", "imports an autograd library, which is not allowed"
+    if etype == "MemoryError":
+        return "memory_limit", "ran out of memory"
+    traceback = err.get("traceback", "")
+    if not public:
+        etype = etype if etype in _BUILTIN_ERRORS else "an exception of its own class"
+        msg = "(message not shown for hidden cases; run `bpgrade check` to see it)" if msg else ""
+        # where it stopped (cell, line, function), not the line's text: that is the student's too
+        traceback = "\n".join(line for line in traceback.splitlines() if not line.startswith("    "))
+    text = f"raised {etype}: {msg}" if msg else f"raised {etype}"
+    if traceback:
+        text += "\n" + traceback
+    return "error", text
+
+
+def blocked_import(err: dict | None) -> bool:
+    """Whether an error is the import blocker refusing an autograd library
+    (:class:`autograder.isolation.ImportBlocker`: an ImportError "... is not allowed ...")."""
+    return bool(err) and err.get("type") in ("ImportError", "ModuleNotFoundError") \
+        and "is not allowed" in err.get("message", "")
+
+
+# ------------------------------------------------------------------ a file that did not load
+
+def load_failure(load: LoadResult) -> tuple[str, str]:
+    """The code and text for a submission whose file did not load."""
+    err = load.error or {}
+    text = {
+        "syntax_error": "the file has a syntax error",
+        "load_error": "running the file raised an error",
+        "timeout": "running the file did not finish",
+        "crashed": "the worker died while running the file",
+    }.get(load.status, load.status)
+    if err:
+        text += f": {err.get('type', '')}: {err.get('message', '')}"
+        if err.get("traceback"):
+            text += "\n" + err["traceback"]
+    elif load.detail:
+        text += f" ({load.detail})"
+    code = "forbidden_import" if blocked_import(err) else (
+        "timeout" if load.status == "timeout" else "load_error")
+    return code, text
+
+
+def cell_failure(failure: CellFailure, cells: list[Cell]) -> str:
+    """What did not run while loading, in the student's terms: their cell (its number and first
+    line) or their line, their import, their error; and what that means for grading."""
+    cell = next((c for c in cells if c.number == failure.number), None)
+    if failure.number is None:
+        where, after = "the file", "the definitions made before it are graded"
+    else:
+        first = cell.first_line if cell else ""
+        where = f"code cell {failure.number}" + (f" (`{_short(first)}`)" if first else "")
+        after = "the other cells ran"
+    err = failure.error or {}
+    missing = _missing_module(err)
+    if missing:
+        return f"{missing}; {after}"
+    if failure.status == "syntax_error":
+        return f"{where} has a syntax error and did not run: {err.get('message', '')}; {after}"
+    if failure.status in ("timeout", "crashed"):
+        return f"{where} {failure.detail} and was skipped; {after}"
+    at = f" at {err['where']}" if err.get("where") and failure.number is None else ""
+    text = f"{where} raised {err.get('type', 'an error')}{at}: {err.get('message', '')}".rstrip(": ")
+    return f"{text}; {after}" + (f"\n{err['traceback']}" if err.get("traceback") else "")
+
+
+def _missing_module(err: dict) -> str:
+    """For an import of a package the grading environment does not have, a sentence naming the
+    student's own import line: "`from scipy.special import expit` (cell 3, line 1): scipy is
+    not installed where this is graded; use numpy"."""
+    if err.get("type") != "ModuleNotFoundError" or not err.get("module"):
+        return ""
+    top = err["module"].split(".")[0]
+    line = f"`{_short(err['line'])}` ({err.get('where', '')})" if err.get("line") else f"an import ({err.get('where', '')})"
+    if importlib.util.find_spec(top) is None:
+        return f"{line}: {top} is not installed where this is graded; use numpy"
+    return f"{line}: there is no module {err['module']} where this is graded"
+
+
+def _short(text: str, cap: int = 80) -> str:
+    text = text.strip()
+    return text if len(text) <= cap else text[:cap - 3] + "..."

@@ -6,11 +6,18 @@ shows the diagnosis, the relative error, the threshold and where, but not the ex
 from __future__ import annotations
 
 import json
+import math
+from collections import Counter
 from dataclasses import MISSING, dataclass, field, fields
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-from . import diagnose
+from . import catalogue, score
 from .safetext import plain, shown
-from .score import status
+
+if TYPE_CHECKING:
+    from .score import Rows
+    from .spec import Assignment, Part
 
 MAX_CASES_SHOWN = 3
 
@@ -84,6 +91,64 @@ class Report:
         return f"score {points(self.score)}/{points(self.max_score)} ({k}/{n} cases passed)"
 
 
+# ------------------------------------------------------------------ from judged cases
+
+def part_result(assignment: Assignment, part: Part, judged: Rows, *, public: bool,
+                smallest: str = "") -> PartResult:
+    """One part's result from its counted cases (:func:`autograder.score.counted`)."""
+    codes = Counter(j.code for _, j in judged if not j.ok and j.code)
+    case_results = [
+        CaseResult(id=c.id, passed=j.ok, code=j.code, message=j.message, detail=j.detail,
+                   rel_error=_shown_error(j.rel_error, public),
+                   shape=c.shape_text)
+        for c, j in judged
+    ]
+    tol_text = "; ".join(
+        f"{name}: {part.tol_for(name).describe()}" for name in assignment.graded_outputs(part)
+    )
+    notes = list(dict.fromkeys(v.note for _, j in judged for v in j.verdicts if v.note))  # in order, once each
+    diagnoses = [c for c, _ in codes.most_common()]
+    hints = (part.hints.get(c) or catalogue.hint(c) for c in diagnoses)  # the part's own first
+    return PartResult(
+        name=part.name, function=part.function, max_score=float(part.points), score=score.points(part, judged),
+        passed=sum(j.ok for _, j in judged), total=len(judged), diagnoses=diagnoses, tolerance=tol_text,
+        cases=case_results, public=public, smallest_failing=smallest, notes=notes,
+        hint=next((h for h in hints if h), ""),
+    )
+
+
+def _shown_error(rel_error: float | None, public: bool) -> float | None:
+    """A case's relative error as reports carry it: on hidden cases two significant digits (a
+    submission that steers its errors could otherwise spell out what it read of the inputs)."""
+    if rel_error is None or not math.isfinite(rel_error):
+        return None
+    return rel_error if public else float(f"{rel_error:.2g}")
+
+
+def unloadable(report: Report, assignment: Assignment, code: str, message: str) -> Report:
+    """``report`` for a submission that could not be run: every part 0 with ``code``."""
+    report.load_error = message
+    for part in assignment.parts:
+        report.parts.append(PartResult(
+            name=part.name, function=part.function, max_score=float(part.points), score=0.0,
+            passed=0, total=0, diagnoses=[code], tolerance=part.tol.describe(),
+            feedback=f"{catalogue.sentence(code)} {message}".strip(),
+        ))
+    return report
+
+
+def write_figures(report: Report, drawn: dict[str, bytes], folder: Path) -> None:
+    """Write each part's figure (``drawn``: part name -> PNG bytes) to
+    ``<folder>/<assignment>.<part>.png`` and list the file with the part."""
+    for part in report.parts:
+        png = drawn.get(part.name)
+        if png:
+            folder.mkdir(parents=True, exist_ok=True)
+            path = folder / f"{report.assignment}.{part.name}.png"
+            path.write_bytes(png)
+            part.figures.append(str(path))
+
+
 def points(x: float) -> str:
     """Points for people: at most two decimals, no trailing zeros."""
     return f"{x:.2f}".rstrip("0").rstrip(".")
@@ -110,7 +175,7 @@ def part_feedback(part: PartResult) -> str:
     if part.smallest_failing:
         lines.append(f"smallest failing case: {part.smallest_failing}")
     lines += notes
-    hint = part.hint or next((diagnose.hint(code) for code in part.diagnoses if diagnose.hint(code)), "")
+    hint = part.hint or next((catalogue.hint(code) for code in part.diagnoses if catalogue.hint(code)), "")
     if hint:
         lines.append(f"hint: {hint}")
     lines.append(f"tolerance: {part.tolerance}")
@@ -170,7 +235,7 @@ def to_gradescope(report: Report, *, visibility: str = "visible") -> dict:
     tests = [
         {
             "name": p.name, "score": p.score, "max_score": p.max_score,
-            "status": status(p.score, p.max_score), "output": p.feedback, "visibility": visibility,
+            "status": score.status(p.score, p.max_score), "output": p.feedback, "visibility": visibility,
         }
         for p in report.parts
     ]

@@ -27,6 +27,8 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
+from .catalogue import CATALOGUE, MISTAKE
+
 #: Seconds any call may take before a part's time budget applies: keeps noise out, and leaves
 #: room for correct math written as Python loops (0.06-0.1 s on the widest cases below).
 BUDGET_FLOOR = 0.5
@@ -288,6 +290,9 @@ class Assignment:
 
     # ---- checks on load
     def validate(self) -> None:
+        """Raise :class:`AuthorError` on the first declaration that is wrong. One pass over the
+        parts, in the order an author reads a Part; each check is a line or two and its message
+        names the part, so they stay together rather than behind helpers."""
         def fail(msg: str) -> None:
             raise AuthorError(f"assignment {self.id!r}: {msg}")
 
@@ -331,6 +336,7 @@ class Assignment:
             for code, text in p.hints.items():
                 if not (isinstance(code, str) and code.isidentifier() and isinstance(text, str) and text.strip()):
                     fail(f"{where} has a hint that is not code -> text: {code!r}")
+            _check_codes(p, fail)
             if not p.values and not p.checks:
                 fail(f"{where} sets values=False but declares no checks: it could not fail")
             if (not p.values or isinstance(p.cases, Probes)) and not any(
@@ -359,3 +365,17 @@ class Assignment:
         for hook in self.hooks:
             if not (hook.startswith("before_") or hook.startswith("after_")):
                 fail(f"hook {hook!r} must be named before_<stage> or after_<stage>")
+
+
+def _check_codes(part: Part, fail: Callable[[str], None]) -> None:
+    """The diagnosis codes ``part`` declares (its ``variants`` and ``hints``) are in the catalogue,
+    and a variant models a mistake in an answer: a misspelt code would reach students raw."""
+    for what, declared in (("a variant", part.variants), ("a hint", part.hints)):
+        for code in declared:
+            if code not in CATALOGUE:
+                fail(f"part {part.name!r} declares {what} for unknown diagnosis code {code!r} "
+                     "(the codes are listed in autograder/catalogue.py)")
+    for code in part.variants:
+        if CATALOGUE[code].kind != MISTAKE:
+            fail(f"part {part.name!r} declares a variant for {code!r}, a code of kind {CATALOGUE[code].kind!r}: "
+                 f"a variant models a wrong answer, so its code must be of kind {MISTAKE!r}")

@@ -12,7 +12,7 @@ They are used twice. A random case on which a trivial answer is right (within th
 tolerance, in every output the part grades) is drawn again, like a case on which a modelled
 mistake is right (see :meth:`autograder.grade.Grader.cases`). Cases that cannot be drawn again
 (edges, probes) and property parts count only beside a passing random case of the same function
-(see :mod:`autograder.grade`). ``bpgrade selftest`` then grades each trivial answer as a
+(see :mod:`autograder.score`). ``bpgrade selftest`` then grades each trivial answer as a
 submission and fails if one earns a point anywhere.
 """
 from __future__ import annotations

@@ -69,7 +69,8 @@ class PeakRSS:
 def in_process_floor(grader, n: int) -> float:
     """Seconds per submission to run the reference on every case in-process and judge it."""
     from autograder import project
-    from autograder.grade import _groups, judge
+    from autograder.cases import groups
+    from autograder.judge import judge
     from autograder.run import CallResult
     from autograder.worker import flatten_return
 
@@ -77,7 +78,7 @@ def in_process_floor(grader, n: int) -> float:
     ref = project.load_reference(spec)
     grader = grader.for_submission("", "")  # fresh cases: any one submission's
     plan = []
-    for key, parts in _groups(spec).items():
+    for key, parts in groups(spec).items():
         fn = spec.function(parts[0].function)
         for case in grader.cases(key):
             plan.append((fn, parts, case, grader.expected(parts[0], case)))

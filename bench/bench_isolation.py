@@ -30,13 +30,14 @@ def main() -> None:
     extra = {} if opts.preimport is None else {"preimport": tuple(n for n in opts.preimport.split(",") if n)}
     with Sandbox(isolation_mode=opts.mode, **extra) as box:
         from autograder import project
-        from autograder.grade import Grader, _groups
+        from autograder.cases import groups
+        from autograder.grade import Grader
 
         grader = Grader(opts.assignment, mode="grade")  # the cases grading uses (loads torch, after the zygote)
         spec, ref = grader.spec, grader.oracles.reference
         source = project.solution_path(opts.assignment).read_text()
         calls = [(spec.function(parts[0].function), case.inputs)
-                 for key, parts in _groups(spec).items() for case in grader.cases(key)]
+                 for key, parts in groups(spec).items() for case in grader.cases(key)]
 
         def in_process():
             for fn, inputs in calls:

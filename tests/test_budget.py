@@ -12,7 +12,9 @@ import pytest
 
 from autograder import project
 from autograder.cases import is_edge
-from autograder.grade import Grader, _groups, _largest
+from autograder.cases import groups
+from autograder.grade import Grader
+from autograder.judge import budget_case
 from autograder.spec import BUDGET_FLOOR
 from tests.helpers import part_of, reference_source
 
@@ -35,11 +37,11 @@ def test_every_graded_gradient_has_a_budget_judged_on_a_wide_case(aid, sandbox):
     grader = Grader(aid, mode="grade", shared=True)  # times the hidden reference (after the sandbox started)
     spec = grader.spec
     assert {p.name for p in spec.parts if p.budget} == GRADIENTS[aid]
-    for key, parts in _groups(spec).items():
+    for key, parts in groups(spec).items():
         if not any(p.budget for p in parts):
             continue
         cases = grader.cases(key)
-        widest = cases[_largest(cases)]
+        widest = cases[budget_case(cases)]
         assert is_edge(parts[0], widest), widest.id  # a pinned wide case, the same in every grading
         # an honest answer has room (8x the reference at least), and the wide case stays cheap to grade
         grader.expected(parts[0], widest)

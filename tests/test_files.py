@@ -21,7 +21,7 @@ import pytest
 from autograder import safetext
 from autograder.batch import gradebook
 from autograder.batch.classreport import build as build_report
-from autograder.grade import scan_imports
+from autograder.scan import scan_imports
 from autograder.load import SubmissionError, load_source
 from autograder.report import to_gradescope, to_text
 from autograder.batch.submissions import discover

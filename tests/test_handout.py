@@ -15,7 +15,8 @@ from click.testing import CliRunner
 from autograder import project
 from autograder.students import handout, notebooks as notebook
 from autograder.cli import main
-from autograder.grade import Grader, _groups
+from autograder.cases import groups
+from autograder.grade import Grader
 from tests.helpers import reference_source
 
 IDS = project.assignment_ids()
@@ -71,7 +72,7 @@ def test_handout_contains_nothing_hidden(bundle):
     for aid in (LR,):
         grader = Grader(aid, mode="grade", shared=True)
         found = []
-        for key, parts in _groups(grader.spec).items():
+        for key, parts in groups(grader.spec).items():
             for case in grader.cases(key)[:3]:
                 for value in grader.expected(parts[0], case).values():
                     for x in np.ravel(value)[:4]:

@@ -4,7 +4,7 @@ and a hint speaks only of the part it is shown with."""
 import numpy as np
 import pytest
 
-from autograder import diagnose, project
+from autograder import catalogue, diagnose, project
 from tests.helpers import codes_of, mutate, part_of, reference_source
 
 MSE, LOGISTIC = "mse_two_layer", "logistic_regression"
@@ -75,8 +75,8 @@ def test_hints_speak_only_of_the_part_they_are_shown_with(grade_source):
                           .replace("return float(np.mean(np.logaddexp(0.0, z) - y * z))",
                                    "return float(2 * np.mean(np.logaddexp(0.0, z) - y * z))"))
     sigmoid, loss = part_of(report, "sigmoid"), part_of(report, "bce_loss")
-    assert sigmoid.diagnoses[0] == "transposed" and sigmoid.hint == diagnose.hint("transposed")
-    assert loss.diagnoses[0] == "scaled_const" and loss.hint == diagnose.hint("scaled_const")
+    assert sigmoid.diagnoses[0] == "transposed" and sigmoid.hint == catalogue.hint("transposed")
+    assert loss.diagnoses[0] == "scaled_const" and loss.hint == catalogue.hint("scaled_const")
     assert "dW" not in sigmoid.feedback and "MSE" not in loss.feedback and "1/2" not in loss.feedback
     mse = grade_source(MSE, mutate(reference_source(MSE), "dW = dZ.T @ A_prev", "dW = A_prev.T @ dZ"))
     assert codes_of(mse, "linear_backward.dW")[0] == "transposed"
@@ -89,15 +89,15 @@ def test_a_declared_hint_is_not_shown_for_another_output(grade_source):
     src = mutate(reference_source(MSE), "    return {\"Z1\": Z1, \"A1\": A1, \"Z2\": Z2}",
                  "    return {\"Z1\": Z1.T, \"A1\": A1, \"Z2\": Z2}")
     part = part_of(grade_source(MSE, src), "forward.Z1")
-    assert part.diagnoses[0] == "transposed" and part.hint == diagnose.hint("transposed")
+    assert part.diagnoses[0] == "transposed" and part.hint == catalogue.hint("transposed")
 
 
 def test_declared_hints_are_catalogue_codes_and_catalogue_hints_are_generic():
     for aid in project.assignment_ids():
         for part in project.load_assignment(aid).parts:
-            assert set(part.hints) <= set(diagnose.CATALOGUE), (aid, part.name, set(part.hints))
+            assert set(part.hints) <= set(catalogue.CATALOGUE), (aid, part.name, set(part.hints))
     for code in ("transposed", "scaled_by_N", "scaled_const", "sign_flipped", "reduced_wrong_axis", "log_of_zero"):
-        text = diagnose.hint(code)
+        text = catalogue.hint(code)
         assert not any(word in text for word in ("MSE", "dW", "sigmoid(z)", "1/2 of")), (code, text)
 
 
@@ -106,4 +106,4 @@ def test_the_readme_lists_every_catalogue_code():
 
     text = (project.root() / "README.md").read_text()
     listed = text[text.index("**Diagnosis codes**"):text.index("Their sentences and hints")]
-    assert set(re.findall(r"`([A-Za-z_]+)`", listed)) == set(diagnose.CATALOGUE)
+    assert set(re.findall(r"`([A-Za-z_]+)`", listed)) == set(catalogue.CATALOGUE)

@@ -135,10 +135,10 @@ def test_np_mean_for_the_mse_is_named_and_earns_nothing(grade_source, mode):
 
 @pytest.mark.parametrize("mode, seed", [("grade", None), ("grade", 7), ("check", None)])
 def test_no_random_case_of_the_loss_path_is_drawn_at_two_outputs(mode, seed):
-    from autograder.grade import Grader, _groups
+    from autograder.grade import Grader
 
     grader = Grader(A, mode=mode, seed=seed, shared=mode == "grade")
-    for key, parts in _groups(grader.spec).items():
+    for key, parts in cases.groups(grader.spec).items():
         if key in ("mse_loss", "output_grad", "backward"):
             random = grader.cases(key)[:parts[0].cases.random]
             assert random and all(case.dims["K"] != 2 for case in random), key

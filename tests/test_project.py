@@ -132,7 +132,8 @@ def test_random_cases_leave_degenerate_sizes_to_the_edges():
 
 def test_a_part_of_edge_cases_alone_is_still_scored_on_them():
     from autograder import cases
-    from autograder.grade import Judged, _edges_beside_a_general_pass
+    from autograder.judge import Judged
+    from autograder.score import edges_beside_a_general_pass
     from autograder.spec import Cases, Part
 
     spec = project.load_assignment("logistic_regression")
@@ -144,14 +145,14 @@ def test_a_part_of_edge_cases_alone_is_still_scored_on_them():
         # every edge passes, every random case fails
         judged = [(c, Judged(True, None, "") if cases.is_edge(part, c) else Judged(False, "wrong_values", ""))
                   for c in generated]
-        assert [j.ok for _, j in _edges_beside_a_general_pass(spec, part, judged)] == expected
+        assert [j.ok for _, j in edges_beside_a_general_pass(spec, part, judged)] == expected
 
 
 def test_random_cases_are_redrawn_where_a_modelled_mistake_gives_the_right_answer():
     """A random case that cannot tell a mistake from the right answer is drawn again (sizes and
     inputs, reproducibly, under an id of its own); edges keep their pins; a case no draw can
     make telling keeps its first draw; every other case is exactly what it was."""
-    from autograder import cases
+    from autograder import cases, shrink
 
     part = project.load_assignment("mse_two_layer").part("mse_loss")
     random = part.cases.random
@@ -173,7 +174,7 @@ def test_random_cases_are_redrawn_where_a_modelled_mistake_gives_the_right_answe
                     redrawn += 1
                     assert new.id.endswith(f",draw={new.draw}]") and new.id != old.id
                     assert new.inputs["Y"].shape == (new.dims["N"], new.dims["K"])
-                    smaller = list(cases.shrink_candidates(part, new))
+                    smaller = list(shrink.candidates(part, new))
                     assert smaller and all(s.draw == new.draw for s in smaller)
                 else:
                     assert new.id == old.id

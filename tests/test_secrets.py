@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import stat
 import tomllib
@@ -18,8 +17,9 @@ import numpy as np
 import pytest
 
 from autograder import batch, project, selftest
+from autograder.cases import groups
 from autograder.gradescope import autograder_zip as gradescope, plugin as otter_plugin
-from autograder.grade import Grader, _groups, grade, source_sha256
+from autograder.grade import Grader, grade, source_sha256
 from autograder.load import without_checker
 from autograder.report import to_json
 from autograder.run import Sandbox
@@ -155,7 +155,7 @@ RESULT["read"] = len(seen)
 # ------------------------------------------------------------------ fresh cases
 
 def _inputs(grader: Grader) -> list:
-    return [case.inputs for key in _groups(grader.spec) for case in grader.cases(key)]
+    return [case.inputs for key in groups(grader.spec) for case in grader.cases(key)]
 
 
 def _same(a: list, b: list) -> bool:
@@ -234,7 +234,7 @@ def _lookup_table(grader: Grader) -> str:
     """A math-free submission answering from the hidden values ``grader``'s cases leaked (inputs
     and the oracle's outputs, as a leak through feedback would give them)."""
     spec, tables = grader.spec, {}
-    for key, parts in _groups(spec).items():
+    for key, parts in groups(spec).items():
         fn = spec.function(parts[0].function)
         for case in grader.cases(key):
             tables.setdefault(fn.name, []).append((selftest.call_args(fn, case.inputs), grader.expected(parts[0], case)))

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from autograder import cases, project, selftest, trivial
-from autograder.grade import Grader, _groups
+from autograder.grade import Grader
 from autograder.spec import Probes, Tol
 from tests.helpers import part_of, reference_source
 
@@ -116,7 +116,7 @@ def test_a_random_case_a_trivial_answer_gets_right_is_drawn_again():
     """Equal logits in every row: uniform rows are the right softmax, so the grader calls the
     case untelling (it would be drawn again); ordinary logits are telling."""
     grader = Grader("softmax_ce", mode="check")
-    parts = _groups(grader.spec)["softmax"]
+    parts = cases.groups(grader.spec)["softmax"]
     case = grader.cases("softmax")[0]
     flat = cases.with_inputs(case, {"Z": np.ones_like(case.inputs["Z"]) * 0.3})
     flat = cases.Case(flat.part, flat.index, flat.seed, flat.inputs, dims=flat.dims, draw=99)  # its own cache key

@@ -19,6 +19,7 @@ import threading
 from pathlib import Path
 
 from .. import project
+from ..catalogue import NOT_RUN, codes
 from ..fsutil import atomic_write, fsync_dir
 from ..report import CaseResult, PartResult, Report, to_gradescope, to_text
 from ..safetext import csv_cell, shown
@@ -30,8 +31,7 @@ DONE = "done"
 GRADER_ERROR = "grader_error"  #: the grader failed on the submission (pool.GRADER_ERROR)
 SKIPPED = "skipped"  #: an entry of the batch that is not a submission (a link, an unknown name)
 #: diagnoses that mean the submission itself failed to run (not merely wrong answers)
-FAILURE_CODES = frozenset({"crashed", "timeout", "memory_limit", "load_error", "forbidden_import",
-                           "grader_error"})
+FAILURE_CODES = codes(NOT_RUN)
 
 
 class LogLocked(Exception):

@@ -31,6 +31,7 @@ import stat
 import sys
 from pathlib import Path
 
+from ..catalogue import CATALOGUE
 from ..fsutil import atomic_write
 
 ROOT_ENV = "BPGRADE_AUTOGRADER_ROOT"  #: replaces /autograder (tests, local validation)
@@ -66,12 +67,10 @@ def gradescope_results(public, hidden, *, visibility: str = "visible") -> dict:
                      "(the score counts the hidden cases, graded on submission)")
     else:
         lines.append(f"hidden {k}/{n} cases passed")
-    timed_out = [p.name for p in hidden.parts if "timeout" in p.diagnoses]
-    if timed_out:
-        lines.append("timed out (the call hung and was stopped): " + ", ".join(timed_out))
-    crashed = [p.name for p in hidden.parts if "crashed" in p.diagnoses]
-    if crashed:
-        lines.append("the process running your code died in: " + ", ".join(crashed))
+    for mistake in (m for m in CATALOGUE.values() if m.headline):  # a hang, a crash: said first
+        named = [p.name for p in hidden.parts if mistake.code in p.diagnoses]
+        if named:
+            lines.append(f"{mistake.headline}: " + ", ".join(named))
     if hidden.load_error:
         lines.append(hidden.load_error)
     data["output"] = "\n".join(lines)

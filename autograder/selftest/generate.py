@@ -220,10 +220,10 @@ def table_source(spec, tables: dict[str, list[tuple[list, dict]]]) -> str:
 
 def _group_cases(grader) -> Iterator[tuple[object, object, dict]]:
     """(function, case, expected outputs) for every case ``grader`` grades."""
-    from ..grade import _groups
+    from ..cases import groups
 
     spec = grader.spec
-    for key, parts in _groups(spec).items():
+    for key, parts in groups(spec).items():
         for case in grader.cases(key):
             yield spec.function(parts[0].function), case, grader.expected(parts[0], case)
 

@@ -78,7 +78,7 @@ def assignment_parts(assignment: str) -> list[str]:
 
 
 def known_codes() -> set[str]:
-    from autograder.diagnose import CATALOGUE
+    from autograder.catalogue import CATALOGUE
 
     return set(CATALOGUE)
 
