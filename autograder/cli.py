@@ -83,8 +83,16 @@ def check(assignment: str, submission: Path, as_json: bool) -> None:
     Exits 0 only if every public case passes.
     """
     from .report import dumps, to_json, to_text
+    from .students.local import sandbox_for
 
-    report = _run(submission, assignment, "check")
+    try:
+        sandbox, note = sandbox_for(str(project.load_assignment(assignment).folder / "assignment.py"))
+    except (project.ProjectError, AuthorError, RuntimeError) as exc:
+        _fail(str(exc))
+    with sandbox:
+        report = _run(submission, assignment, "check", sandbox=sandbox)
+    if note:
+        click.echo(note, err=True)
     if as_json:
         click.echo(dumps(to_json(report)))
     else:

@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 from autograder import project
-from autograder.students import handout, notebooks as notebook, wheel
+from autograder.students import handout, local, notebooks as notebook, wheel
 from autograder.cli import main
 from autograder.grade import Grader, _groups
 from tests.helpers import reference_source
@@ -230,6 +230,41 @@ def test_wheel_url_puts_the_published_wheel_in_every_notebook(tmp_path):
     assert url in (tmp_path / "out" / "README.md").read_text()
     with pytest.raises(handout.HandoutError, match="this build is"):
         handout.build(tmp_path / "other", base=base, wheel_url="https://course.example/bpgrade_student-0.0.1-py3-none-any.whl")
+
+
+def test_a_local_check_runs_unsandboxed_and_says_so_where_the_sandbox_cannot_start(monkeypatch, tmp_path):
+    from autograder import run
+
+    real = run.Sandbox.__init__
+
+    def refused(self, *args, isolation_mode=None, **kwargs):
+        if (isolation_mode or run.default_isolation()) == "fork":
+            raise OSError("namespaces refused")  # as in a container that refuses them
+        real(self, *args, isolation_mode=isolation_mode, **kwargs)
+
+    monkeypatch.setattr(run.Sandbox, "__init__", refused)
+    spec = project.load_assignment(LR)
+    sandbox, note = local.sandbox_for(str(spec.folder / "assignment.py"))
+    try:
+        assert sandbox.mode == "spawn" and "namespaces refused" in note and note.startswith("note: not sandboxed")
+        from autograder.grade import grade
+
+        report = grade(source=reference_source(LR), assignment=LR, mode="check", sandbox=sandbox)
+        assert report.score == report.max_score
+        assert "mount_namespace" not in report.protections and "spawned_worker" in report.protections
+    finally:
+        sandbox.close()
+    monkeypatch.setattr(local, "default_isolation", lambda: "spawn")  # macOS, Windows
+    monkeypatch.setattr(local.sys, "platform", "darwin")
+    sandbox, note = local.sandbox_for(str(spec.folder / "assignment.py"))
+    sandbox.close()
+    assert "macOS has no Linux sandbox" in note
+
+
+def test_the_sandbox_of_a_local_check_is_the_real_one_where_it_starts():
+    sandbox, note = local.sandbox_for(str(project.load_assignment(LR).folder / "assignment.py"))
+    sandbox.close()
+    assert note is None and sandbox.mode == "fork"
 
 
 def test_handout_refuses_a_stub_that_holds_the_reference(tmp_path):
