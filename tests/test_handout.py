@@ -88,15 +88,30 @@ def test_the_wheel_holds_the_student_side_and_every_public_assignment_file(bundl
     assert "[console_scripts]\nbpgrade = autograder.cli:main" in entry_points
 
 
-def test_student_dependencies_pin_what_the_project_pins():
-    """The wheel's dependencies are the project's own requirements of the same names."""
+def _pyproject() -> dict:
     if sys.version_info >= (3, 11):
         import tomllib
     else:  # pragma: no cover
         import tomli as tomllib
-    ours = tomllib.loads((project.root() / "pyproject.toml").read_text())["project"]["dependencies"]
+    return tomllib.loads((project.root() / "pyproject.toml").read_text())["project"]
+
+
+def test_student_dependencies_pin_what_the_project_pins():
+    """The wheel's dependencies are the project's own requirements of the same names."""
+    ours = _pyproject()["dependencies"]
     for requirement in wheel.DEPENDENCIES:
         assert requirement in ours, requirement
+
+
+def test_the_wheel_has_the_projects_entry_points_of_the_student_side():
+    """An entry point of the project (a console script, a pytest plugin...) whose module is on the
+    student side is the wheel's too, and the wheel has no other."""
+    meta = _pyproject()
+    declared = {"console_scripts": meta.get("scripts", {}), **meta.get("entry-points", {})}
+    student = {group: {name: target for name, target in points.items()
+                       if target.split(":")[0].split(".")[1:2] not in [[n] for n in project.INSTRUCTOR_ONLY]}
+               for group, points in declared.items()}
+    assert {group: points for group, points in student.items() if points} == wheel.ENTRY_POINTS
 
 
 def test_handout_contains_nothing_hidden(bundle):
