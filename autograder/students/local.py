@@ -35,7 +35,10 @@ def sandbox_for(assignment_file: str) -> tuple[Sandbox, str | None]:
         reason = f"{PLATFORMS.get(sys.platform, sys.platform)} has no Linux sandbox"
     # a fresh interpreter per worker, no namespaces or file hiding (rlimits and the import
     # blocker where the platform has them): enough for a student's own code and public cases
-    sandbox = Sandbox(isolation_mode="spawn", network="none", filesystem="none")
+    try:
+        sandbox = Sandbox(isolation_mode="spawn", network="none", filesystem="none")
+    except (OSError, RuntimeError) as exc:
+        raise RuntimeError(f"cannot run local checks here: {reason}, and no worker could be spawned ({exc})") from None
     problem = _fails(sandbox, assignment_file)
     if problem is not None:
         sandbox.close()
