@@ -6,10 +6,13 @@ notebook run top to bottom, in a folder without the .ipynb file: the stub (every
 `not_implemented`) and the reference pasted in (every check passes)."""
 from __future__ import annotations
 
+import contextlib
+import functools
+import http.server
 import os
 import shutil
 import subprocess
-import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -141,12 +144,39 @@ def _folder(folder: Path, student: Student) -> Path:
     return folder
 
 
-def test_the_first_cell_installs_the_checker_where_it_is_missing(student, tmp_path):
-    """Colab, or a fresh JupyterHub server: no checker installed; the setup cell installs it."""
+@contextlib.contextmanager
+def _served(folder: Path):
+    """An HTTP server on the loopback interface serving ``folder``: a course's web site."""
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
+    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler) as server:
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            yield f"http://127.0.0.1:{server.server_address[1]}/wheels/"
+        finally:
+            server.shutdown()
+
+
+@pytest.mark.parametrize("source", ["beside", "url"])
+def test_the_first_cell_installs_the_checker_where_it_is_missing(student, source, tmp_path):
+    """Colab, or a fresh JupyterHub server: no checker installed; the setup cell installs it, from
+    the wheel uploaded beside the notebook or from the URL the course published it at."""
     gone = student.run("-m", "pip", "uninstall", "-y", "-q", wheel.DIST)
     assert gone.returncode == 0 and not student.installed(), gone.stderr
-    folder = _folder(tmp_path / "kernel", student)
-    nb = _run_notebook(student, nbformat.read(str(student.work / f"{LR}.ipynb"), as_version=4), folder)
+    if source == "beside":
+        nb = nbformat.read(str(student.work / f"{LR}.ipynb"), as_version=4)
+        folder = _folder(tmp_path / "kernel", student)
+    else:
+        site = tmp_path / "site"
+        (site / "wheels").mkdir(parents=True)
+        shutil.copyfile(student.wheel, site / "wheels" / student.wheel.name)
+        folder = tmp_path / "kernel"
+        folder.mkdir()
+    with _served(tmp_path / "site") if source == "url" else contextlib.nullcontext() as url:
+        if url:  # as `bpgrade handout --wheel-url` writes it (its + as %2B)
+            nb = notebooks.build(LR, install=handout._install_url(url, student.wheel.name))
+            assert "%2B" in nb.cells[[c.id for c in nb.cells].index("setup")].source
+        nb = _run_notebook(student, nb, folder)
     assert student.installed()
     assert _errors(nb) == []
     checks = _check_cells(nb)
