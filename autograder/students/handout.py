@@ -138,12 +138,12 @@ def _install_url(url: str, wheel_name: str) -> str:
 
 # ------------------------------------------------------------------ the install recipes
 
-def posix_recipe(example: str, wheel_file: str = wheel.GLOB) -> list[str]:
+def posix_recipe(example: str) -> list[str]:
     """The terminal commands of a Linux or macOS student, from the handout folder: the main
     README's student quick start, the handout README's and what ``bpgrade handout`` prints."""
     lines = [
         ("cd student_template", ""),
-        (f"python3 -m venv .venv && .venv/bin/pip install {wheel_file} notebook", ""),
+        (f"python3 -m venv .venv && .venv/bin/pip install {wheel.GLOB} notebook", ""),  # any build's name
         (f".venv/bin/bpgrade check {example} {example}.py", f"# or {example}.ipynb (saved)"),
         (".venv/bin/jupyter notebook", "# the notebooks, in your browser"),
     ]
@@ -197,7 +197,8 @@ process, and say so ("note: not sandboxed"). That is fine for your own code on y
 
 Open the notebook in Colab (File > Upload notebook){beside and f", and upload `{wheel_file}` in the Files pane on the left (into `/content`)"}.
 Run the notebook's first cell: where the checker is missing it runs `%pip install`, which takes a few
-seconds; after a runtime reset, run it again. Colab's own numpy and matplotlib are used.
+seconds. When Colab gives you a new runtime (after a disconnection or a reset), run it again{beside and " (upload the wheel again first: a new runtime starts with an empty `/content`)"}.
+Colab's own numpy and matplotlib are used.
 
 ### JupyterHub
 
