@@ -83,8 +83,16 @@ def check(assignment: str, submission: Path, as_json: bool) -> None:
     Exits 0 only if every public case passes.
     """
     from .report import dumps, to_json, to_text
+    from .students.local import sandbox_for
 
-    report = _run(submission, assignment, "check")
+    try:
+        sandbox, note = sandbox_for(str(project.load_assignment(assignment).folder / "assignment.py"))
+    except (project.ProjectError, AuthorError, RuntimeError) as exc:
+        _fail(str(exc))
+    with sandbox:
+        report = _run(submission, assignment, "check", sandbox=sandbox)
+    if note:
+        click.echo(note, err=True)
     if as_json:
         click.echo(dumps(to_json(report)))
     else:
@@ -231,17 +239,22 @@ def notebooks(check_only: bool) -> None:
 @click.option("--assignment", "assignments", multiple=True,
               help="Only this assignment (repeatable; default: all).")
 @click.option("--force", is_flag=True, help="Replace OUT if it is not empty.")
-def handout(out: Path, assignments: tuple[str, ...], force: bool) -> None:
-    """Write the student handout: stubs, notebooks, the checker and a README; nothing hidden."""
-    from .students.handout import HandoutError, build
+@click.option("--wheel-url", metavar="URL", default=None,
+              help="Where you will publish the student wheel (a folder URL ending in /): the notebooks' first "
+                   "cell installs the checker from there on Colab or a JupyterHub (default: the wheel file "
+                   "beside the notebook).")
+def handout(out: Path, assignments: tuple[str, ...], force: bool, wheel_url: str | None) -> None:
+    """Write the student handout: stubs, notebooks, the student wheel and a README; nothing hidden."""
+    from .students.handout import HandoutError, build, posix_recipe
 
     try:
-        written = build(out, assignments=list(assignments) or None, force=force)
+        written = build(out, assignments=list(assignments) or None, force=force, wheel_url=wheel_url)
     except (HandoutError, project.ProjectError, AuthorError) as exc:
         _fail(str(exc))
-    click.echo(f"wrote {len(written)} files to {out}")
-    click.echo(f"students: cd {out} && pip install -e . && cd student_template && "
-               "bpgrade check <assignment> <assignment>.py")
+    click.echo(f"wrote {len(written)} files to {out}; the student wheel: {written[0]}")
+    click.echo(f"students, from {out} (its README.md also has Windows, Colab and JupyterHub):")
+    for line in posix_recipe((list(assignments) or project.assignment_ids())[0]):
+        click.echo(f"    {line}")
 
 
 @main.command()
@@ -298,6 +311,13 @@ def selftest(assignment: str, verbose: bool) -> None:
         click.echo(f"{kind:<9} {ok} ok, {bad} failed")
     sys.exit(0 if all(o.ok for o in outcomes) else 1)
 
+
+#: what a student's install offers: the handout's wheel has no instructor front ends, and there
+#: every other command is left out (the add-ons of a student install name theirs here too)
+STUDENT_COMMANDS = ("list", "check")
+if project.student_side():
+    for _name in set(main.commands) - set(STUDENT_COMMANDS):
+        del main.commands[_name]
 
 if __name__ == "__main__":
     main()

@@ -1,9 +1,10 @@
 """Where things live: the project root, assignment folders, hidden solutions, grading config.
 
-The root is ``$BPGRADE_ROOT`` if set, else the checkout this package was installed from. It
-holds ``assignments/<id>/`` (public: also shipped to students) and, on instructor machines only,
-``solutions/<id>.py`` and ``solutions/grading.toml`` (the hidden secret, from which each
-assignment's hidden key is derived).
+The root is ``$BPGRADE_ROOT`` if set; else, in the student wheel (which carries the public
+assignment folders as package data, ``autograder/assignments/<id>/``), this package's own folder;
+else the checkout this package was installed from. It holds ``assignments/<id>/`` (public: also
+shipped to students) and, on instructor machines only, ``solutions/<id>.py`` and
+``solutions/grading.toml`` (the hidden secret, from which each assignment's hidden key is derived).
 """
 from __future__ import annotations
 
@@ -35,11 +36,22 @@ def root() -> Path:
     env = os.environ.get("BPGRADE_ROOT")
     if env:
         return Path(env).resolve()
+    if (package_dir() / PACKAGED_DATA).is_dir():  # the student wheel, installed: no checkout around it
+        return package_dir()
     return package_dir().parent
 
 
 #: the engine's front ends: what instructors (batch), students and Gradescope run around grading
 FRONT_ENDS = ("batch", "students", "gradescope")
+#: the front ends a student never runs: left out of the handout's wheel
+INSTRUCTOR_ONLY = ("batch", "gradescope")
+#: where the student wheel keeps the public assignment folders, inside this package
+PACKAGED_DATA = "assignments"
+
+
+def student_side() -> bool:
+    """True in a student's install (the handout's wheel), which has no instructor front ends."""
+    return not any((package_dir() / name).is_dir() for name in INSTRUCTOR_ONLY)
 
 
 def package_dir() -> Path:
@@ -52,8 +64,9 @@ def engine_files(*, without: tuple[str, ...] = ()) -> list[Path]:
     ``without``: what the Gradescope zip and the handout copy, and what the grader version
     hashes. The one place that knows which files make the engine."""
     top = package_dir()
+    skip = (*without, PACKAGED_DATA)  # assignment data, where the student wheel carries it
     return sorted(p for p in top.rglob("*.py")
-                  if "__pycache__" not in p.parts and p.relative_to(top).parts[0] not in without)
+                  if "__pycache__" not in p.parts and p.relative_to(top).parts[0] not in skip)
 
 
 def assignments_dir(base: Path | None = None) -> Path:

@@ -917,6 +917,8 @@ def _clean_env() -> dict:
     cache = _plot_cache()
     if cache:
         env["MPLCONFIGDIR"] = cache
+    if os.name == "nt":  # Windows: an interpreter started without SYSTEMROOT may fail to seed its RNG
+        env.update({k: os.environ[k] for k in ("SYSTEMROOT", "TEMP", "TMP") if k in os.environ})
     return env
 
 

@@ -8,6 +8,14 @@ from autograder import project, selftest
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def readme_student_commands() -> list[str]:
+    """The lines of the README's student quick start (its first bash block under "## Students")."""
+    import re
+
+    section = (ROOT / "README.md").read_text().split("\n## Students\n", 1)[1].split("\n## ", 1)[0]
+    return re.search(r"```bash\n(.+?)\n```", section, re.S).group(1).splitlines()
+
+
 def reference_source(assignment: str) -> str:
     return project.solution_path(assignment).read_text()
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from autograder import project
-from tests.helpers import ROOT
+from tests.helpers import ROOT, readme_student_commands
 
 
 def readme_commands() -> list[str]:
@@ -23,6 +23,14 @@ def test_ci_runs_the_readme_test_command_verbatim():
     assert "bpgrade demo" in demo and "pytest" in tests
     ci = (ROOT / ".ci" / "run").read_text().splitlines()
     assert tests in ci
+
+
+def test_the_student_quick_start_is_the_recipe_bpgrade_handout_prints():
+    """One recipe: the README's student quick start is what `bpgrade handout` prints and what the
+    handout's README gives for Linux and macOS (tests/test_student_wheel.py runs it)."""
+    from autograder.students.handout import posix_recipe
+
+    assert readme_student_commands() == posix_recipe(project.assignment_ids()[0])
 
 
 def test_engine_names_no_assignment():

@@ -89,8 +89,28 @@ def _cell(kind: str, source: str, cell_id: str, tags: tuple[str, ...] = (), meta
     return nbformat.v4.new_code_cell(source, id=cell_id, metadata=metadata)
 
 
-def build(assignment_id: str, base: Path | None = None):
-    """The student notebook of one assignment, as an ``nbformat`` NotebookNode (no outputs)."""
+def setup_source(assignment_id: str, other: list[str], install: str | None = None) -> str:
+    """The setup cell: installs the checker where it is missing (Colab, a fresh JupyterHub
+    server) from ``install`` (a URL or file; default: the student wheel beside the notebook),
+    then the stub's imports and ``check = checker(...)``. Graded, the ``%pip`` line is inert."""
+    from .wheel import GLOB
+
+    target = f'"{install}"' if install else GLOB
+    return "\n".join([
+        "# Run this cell first. Where the checker is missing (Colab, a fresh JupyterHub server), it installs it.",
+        "import importlib.util",
+        'if importlib.util.find_spec("autograder") is None:',
+        f"    %pip install -q {target}",
+        *other,
+        "from autograder.notebook import checker",
+        "",
+        f"check = checker({assignment_id!r})  # check(\"part\") runs the public cases of one part",
+    ]).strip() + "\n"
+
+
+def build(assignment_id: str, base: Path | None = None, *, install: str | None = None):
+    """The student notebook of one assignment, as an ``nbformat`` NotebookNode (no outputs).
+    ``install``: where its setup cell installs the checker from (see :func:`setup_source`)."""
     from .. import project
 
     import nbformat
@@ -111,18 +131,14 @@ def build(assignment_id: str, base: Path | None = None):
         "## Working in this notebook\n\n"
         "Fill in each answer cell below with numpy code and run it, then run the check cell(s) under it. "
         "A check runs the public cases of that part on the functions defined in this notebook, in a "
-        "separate sandboxed process, and prints the same feedback as "
+        "separate process (sandboxed on Linux), and prints the same feedback as "
         f"`bpgrade check {assignment_id} {assignment_id}.ipynb` (save the notebook first for that one). "
         "Public checks use a public seed and torch.autograd; on submission your code is graded on "
         "hidden cases as well, so passing every public case does not guarantee full marks.\n\n"
-        "Keep the function names and signatures. Run the setup cell first."
+        "Keep the function names and signatures. Run the setup cell first: on Colab or a JupyterHub "
+        "it installs the checker if it is missing (again after a runtime reset)."
     ), "working"))
-    setup = "\n".join(other + [
-        "from autograder.notebook import checker",
-        "",
-        f"check = checker({assignment_id!r})  # check(\"part\") runs the public cases of one part",
-    ])
-    cells.append(_cell("code", setup.strip() + "\n", "setup", (SETUP,)))
+    cells.append(_cell("code", setup_source(assignment_id, other, install), "setup", (SETUP,)))
     for fn in spec.functions:
         parts = [p for p in spec.parts if p.function == fn.name]
         args = ", ".join(fn.args)
@@ -152,11 +168,12 @@ def _slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]", "-", name)[:56]
 
 
-def render(assignment_id: str, base: Path | None = None) -> str:
-    """The notebook file's exact text (what is committed under student_template/)."""
+def render(assignment_id: str, base: Path | None = None, *, install: str | None = None) -> str:
+    """The notebook file's exact text (what is committed under student_template/, where
+    ``install`` is the default)."""
     import nbformat
 
-    return nbformat.writes(build(assignment_id, base)) + "\n"
+    return nbformat.writes(build(assignment_id, base, install=install)) + "\n"
 
 
 def write_all(base: Path | None = None, check_only: bool = False) -> list[Path]:
