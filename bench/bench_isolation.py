@@ -32,7 +32,7 @@ def main() -> None:
         from autograder import project
         from autograder.grade import Grader, _groups
 
-        grader = Grader(opts.assignment, mode="grade")  # the cases grading uses (loads torch, after the zygote)
+        grader = Grader(opts.assignment, mode="grade", shared=True)  # the cases grading uses (loads torch, after the zygote)
         spec, ref = grader.spec, grader.oracles.reference
         source = project.solution_path(opts.assignment).read_text()
         calls = [(spec.function(parts[0].function), case.inputs)
