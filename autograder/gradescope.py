@@ -80,8 +80,8 @@ def _bundle_files(assignment: str, base: Path) -> dict[str, bytes | Path]:
     """{path in the zip: file or bytes} for the project bundle."""
     files: dict[str, bytes | Path] = {}
     engine = Path(__file__).resolve().parent
-    for path in sorted(engine.glob("*.py")):
-        files[f"{BUNDLE}/autograder/{path.name}"] = path
+    for path in sorted(engine.rglob("*.py")):  # subpackages too
+        files[f"{BUNDLE}/autograder/{path.relative_to(engine).as_posix()}"] = path
     folder = project.assignments_dir(base) / assignment
     for path in sorted(folder.rglob("*")):
         rel = path.relative_to(folder)

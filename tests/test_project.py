@@ -28,7 +28,7 @@ def test_ci_runs_the_readme_test_command_verbatim():
 def test_engine_names_no_assignment():
     ids = project.assignment_ids()
     assert len(ids) >= 3
-    for path in (ROOT / "autograder").glob("*.py"):
+    for path in (ROOT / "autograder").rglob("*.py"):
         text = path.read_text()
         for aid in ids:
             assert aid not in text, f"{path.name} mentions assignment {aid!r}"
