@@ -459,9 +459,11 @@ def _finite(obj):
 
 # ------------------------------------------------------------------ grader version
 
-#: engine modules whose content is part of the grader version (a change regrades everything)
+#: engine modules whose content is part of the grader version (a change regrades everything),
+#: with every module of these packages
 _ENGINE_FILES = ("cases.py", "compare.py", "diagnose.py", "grade.py", "isolation.py", "load.py", "oracle.py",
                  "report.py", "run.py", "score.py", "spec.py", "transport.py", "worker.py", "zygote.py")
+_ENGINE_PACKAGES = ("sandbox",)
 
 
 def grader_version(assignment: str, *, seed: int | None = None, shared: bool = False,
@@ -477,7 +479,8 @@ def grader_version(assignment: str, *, seed: int | None = None, shared: bool = F
     spec = project.load_assignment(assignment, base)
     h = hashlib.sha256(b"bpgrade-batch-v1\0")
     engine = Path(__file__).resolve().parent
-    for name in _ENGINE_FILES:
+    for name in (*_ENGINE_FILES, *sorted(p.relative_to(engine).as_posix() for package in _ENGINE_PACKAGES
+                                          for p in (engine / package).rglob("*.py"))):
         path = engine / name
         h.update(name.encode() + b"\0" + (path.read_bytes() if path.is_file() else b"") + b"\0")
     for path in sorted(spec.folder.glob("*.py")) + [project.solution_path(assignment, base)]:

@@ -37,7 +37,7 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from . import isolation
-from .compare import NDARRAY
+from .sandbox.values import NDARRAY
 from .isolation import Confinement, Limits
 from .load import split_cells
 from .transport import (MAX_ARRAYS, REPLY_DTYPES, Channel, Closed, Encoded, ThreadedChannel, Timeout,

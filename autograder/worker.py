@@ -24,6 +24,7 @@ from typing import Iterator
 import numpy as np
 
 from . import isolation
+from .sandbox.values import split_return
 from .transport import INPUT_DTYPES, MAX_REQUEST_HEADER_BYTES, Channel, Closed
 
 SUBMISSION_FILE = "<submission>"
@@ -60,88 +61,6 @@ def unflatten(scalars: dict, arrays: dict[str, np.ndarray]) -> dict:
         else:
             out[head] = value
     return out
-
-
-_DTYPE_NAMES: dict = {}  # str(dtype) costs microseconds; a reply names the same few dtypes
-
-
-def _dtype_name(dtype) -> str:
-    name = _DTYPE_NAMES.get(dtype)
-    if name is None:
-        name = _DTYPE_NAMES[dtype] = str(dtype)
-    return name
-
-
-def describe_type(value) -> dict:
-    info = {"type": type(value).__module__ + "." + type(value).__qualname__}
-    if isinstance(value, np.ndarray):
-        info.update(dtype=_dtype_name(value.dtype), shape=list(value.shape))
-    elif isinstance(value, np.generic):
-        info.update(dtype=_dtype_name(value.dtype), shape=[])
-    return info
-
-
-def to_float64(value) -> np.ndarray | None:
-    """A plain C-contiguous float64 copy of a real numeric value, or None if there is none."""
-    try:
-        arr = np.array(value, dtype=np.float64, copy=True)
-    except (TypeError, ValueError, OverflowError):
-        return None
-    if arr.dtype != np.float64 or type(arr) is not np.ndarray:
-        return None
-    return arr
-
-
-def flatten_return(value, returns: dict) -> tuple[dict, dict, dict]:
-    """Split a return value into named outputs following the declared structure.
-
-    Returns (arrays, types, problems): float64 arrays per output, the type facts the grader
-    uses for its checks (none for a plain float64 ndarray: its array says all), and a
-    structural problem per output that could not be read.
-    """
-    outs = [(name, scalar) for name, scalar in returns["outs"]]
-    kind = returns["kind"]
-    pieces: dict[str, object] = {}
-    problems: dict[str, str] = {}
-    if kind == "single":
-        pieces[outs[0][0]] = value
-    elif kind == "tuple":
-        if not isinstance(value, (tuple, list)):
-            for name, _ in outs:
-                problems[name] = (
-                    f"returned {type(value).__name__}, expected a tuple of {len(outs)} "
-                    f"({', '.join(n for n, _ in outs)})"
-                )
-        elif len(value) != len(outs):
-            for name, _ in outs:
-                problems[name] = f"returned a tuple of {len(value)} items, expected {len(outs)}"
-        else:
-            pieces = {name: v for (name, _), v in zip(outs, value)}
-    else:
-        if not isinstance(value, dict):
-            for name, _ in outs:
-                problems[name] = f"returned {type(value).__name__}, expected a dict"
-        else:
-            for name, _ in outs:
-                if name in value:
-                    pieces[name] = value[name]
-                else:
-                    problems[name] = f"the returned dict has no key {name!r} (keys: {sorted(map(str, value))[:8]})"
-    arrays, types = {}, {}
-    for name, piece in pieces.items():
-        if type(piece) is np.ndarray and piece.dtype == np.float64:  # the usual answer: no facts to send
-            arrays[name] = np.array(piece, copy=True, order="C")
-            continue
-        types[name] = describe_type(piece)
-        if piece is None:
-            problems[name] = "is None (did the function forget to return it?)"
-            continue
-        arr = to_float64(piece)
-        if arr is None:
-            problems[name] = f"is a {types[name]['type']}, which is not a real number or array"
-        else:
-            arrays[name] = arr
-    return arrays, types, problems
 
 
 @dataclass(frozen=True)
@@ -253,7 +172,9 @@ class Session:
         try:
             with np.errstate(all="call", call=on_fp_error):
                 value = func(*args)
-            result, types, problems = flatten_return(value, msg["returns"])  # may run a hostile __array__
+            returns = msg["returns"]
+            result, types, problems = split_return(  # may run a hostile __array__
+                value, returns["kind"], [name for name, _ in returns["outs"]])
         except MemoryError:
             return {"status": "memory_limit", "stdout": out.text()}, {}
         except BaseException as exc:  # noqa: BLE001 - SystemExit and KeyboardInterrupt included
