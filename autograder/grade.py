@@ -26,11 +26,11 @@ from . import cases as casegen
 from . import diagnose, project, trivial
 from .cases import Case
 from .compare import Verdict, compare
-from .isolation import FORBIDDEN_MODULES, Limits
 from .load import Cell, SubmissionError, load_source, split_cells
 from .oracle import Oracles
 from .report import CaseResult, PartResult, Report
 from .run import CallResult, CellFailure, Request, Sandbox, Submission
+from .sandbox.policy import FORBIDDEN_MODULES, Limits
 from .score import part_score
 from .spec import BUDGET_FLOOR, Assignment, Cases, Part
 
@@ -542,7 +542,7 @@ def _load_failure(load) -> tuple[str, str]:
 
 def _blocked_import(err: dict | None) -> bool:
     """Whether an error is the import blocker refusing an autograd library
-    (:class:`autograder.isolation.ImportBlocker`: an ImportError "... is not allowed ...")."""
+    (:class:`autograder.sandbox.guest.imports.ImportBlocker`: an ImportError "... is not allowed ...")."""
     return bool(err) and err.get("type") in ("ImportError", "ModuleNotFoundError") \
         and "is not allowed" in err.get("message", "")
 

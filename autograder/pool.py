@@ -52,7 +52,7 @@ class Pool:
                  shared: bool = False, base: Path | None = None, limits=None, version: str | None = None,
                  processes: bool | None = None, submission_timeout: float | None = None):
         from .grade import Grader
-        from .isolation import Limits
+        from .sandbox.policy import Limits
 
         self.assignment, self.seed, self.shared, self.base = assignment, seed, shared, base
         self.workers = max(1, workers or os.cpu_count() or 1)
@@ -353,7 +353,7 @@ class ForkedSlot:
             except ChildProcessError:
                 return ""
             if pid:
-                from .run import describe_exit
+                from .sandbox.protocol import describe_exit
 
                 return describe_exit(os.waitstatus_to_exitcode(status), who="grader process")
             if time.monotonic() > deadline:
@@ -363,11 +363,11 @@ class ForkedSlot:
 
 
 def _forked_grader(local: LocalSlot, sock: socket.socket, others: list[ForkedSlot], boxes: list) -> None:
-    from . import isolation
+    from .sandbox.libc import PR_SET_PDEATHSIG, libc
     from .oracle import OracleDisagreement
 
     if sys.platform.startswith("linux"):
-        isolation._libc().prctl(isolation.PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        libc().prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the pool owner's to handle
     for other in others:  # the grader processes forked before us: their sockets are not ours
         other.sock.close()
@@ -461,8 +461,8 @@ def _finite(obj):
 
 #: engine modules whose content is part of the grader version (a change regrades everything),
 #: with every module of these packages
-_ENGINE_FILES = ("cases.py", "compare.py", "diagnose.py", "grade.py", "isolation.py", "load.py", "oracle.py",
-                 "report.py", "run.py", "score.py", "spec.py", "transport.py", "worker.py", "zygote.py")
+_ENGINE_FILES = ("cases.py", "compare.py", "diagnose.py", "grade.py", "load.py", "oracle.py", "report.py",
+                 "run.py", "score.py", "spec.py")
 _ENGINE_PACKAGES = ("sandbox",)
 
 

@@ -11,7 +11,7 @@ Process layout (Linux)::
 The grader sends each call's inputs as ``.npy`` and waits with a wall-clock deadline. A call
 that hangs or crashes is killed with its whole process group (and, with a dropped uid, every
 process of that uid), and the next call resumes in a fresh worker. Elsewhere (macOS, Windows,
-or ``isolation="spawn"``) a fresh ``python -m autograder.worker --stdio`` replaces the zygote
+or ``isolation="spawn"``) a fresh ``python -m autograder.sandbox.guest.worker --stdio`` replaces the zygote
 fork and talks over its stdin/stdout pipes; local checks hold no secrets, so that is enough.
 """
 from __future__ import annotations
@@ -36,12 +36,13 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
-from . import isolation
-from .sandbox.values import NDARRAY
-from .isolation import Confinement, Limits
 from .load import split_cells
-from .transport import (MAX_ARRAYS, REPLY_DTYPES, Channel, Closed, Encoded, ThreadedChannel, Timeout,
-                        TransportError)
+from .sandbox.channel import Channel, Closed, ThreadedChannel, Timeout
+from .sandbox.libc import set_undumpable
+from .sandbox.policy import PLOT_ENV, ZYGOTE_PRELOAD, Confinement, Limits
+from .sandbox.protocol import describe_exit, flatten_inputs
+from .sandbox.values import NDARRAY
+from .sandbox.wire import MAX_ARRAYS, REPLY_DTYPES, Encoded, TransportError
 
 #: Captured output and error text kept per call / load (the worker caps it too; we re-cap).
 TEXT_CAP = 16384
@@ -127,33 +128,6 @@ class Request:
         return cls(scalars, encoded, digest.hexdigest())
 
 
-def flatten_inputs(inputs: dict) -> tuple[dict, dict[str, np.ndarray]]:
-    """Plain scalars go in the JSON header, arrays as .npy; one level of dicts (params, cache)."""
-    scalars, arrays = {}, {}
-
-    def put(key, value):
-        if isinstance(value, np.ndarray):
-            arrays[key] = value
-        elif isinstance(value, (bool, np.bool_)):
-            scalars[key] = bool(value)
-        elif isinstance(value, (int, np.integer)):
-            scalars[key] = int(value)
-        elif isinstance(value, (float, np.floating)):
-            scalars[key] = float(value)
-        elif isinstance(value, str):
-            scalars[key] = value
-        else:
-            raise TypeError(f"input {key!r} is a {type(value).__name__}; cases must hold arrays and numbers")
-
-    for key, value in inputs.items():
-        if isinstance(value, dict):
-            for sub, v in value.items():
-                put(f"{key}.{sub}", v)
-        else:
-            put(key, value)
-    return scalars, arrays
-
-
 def default_isolation() -> str:
     if sys.platform.startswith("linux") and hasattr(socket, "send_fds"):
         return "fork"
@@ -172,12 +146,12 @@ class Sandbox:
 
     ``secret_paths`` are hidden from workers in addition to :func:`default_secret_paths`
     (e.g. the folder of other students' submissions). ``network``, ``filesystem`` and
-    ``processes`` choose mechanisms (see :class:`autograder.isolation.Confinement`); the
+    ``processes`` choose mechanisms (see :class:`autograder.sandbox.policy.Confinement`); the
     defaults take the strongest available. With a dropped uid a sandbox runs one worker at a
     time (its reap kills every process of its uid): use one sandbox per thread.
 
     ``preimport``: modules the zygote imports for all its workers (default
-    :data:`autograder.isolation.ZYGOTE_PRELOAD`: matplotlib's pyplot).
+    :data:`autograder.sandbox.policy.ZYGOTE_PRELOAD`: matplotlib's pyplot).
 
     ``prefork`` (zygote mode; for batches): when a submission closes, the zygote forks the
     next worker as soon as it has reaped that submission's one, so the fork and the new
@@ -189,7 +163,7 @@ class Sandbox:
     def __init__(self, *, limits: Limits = Limits(), isolation_mode: str | None = None,
                  secret_paths: list[str] | tuple[str, ...] = (), network: str = "auto",
                  filesystem: str = "auto", processes: bool = False, wait: bool = True,
-                 prefork: bool = False, preimport: tuple[str, ...] = isolation.ZYGOTE_PRELOAD):
+                 prefork: bool = False, preimport: tuple[str, ...] = ZYGOTE_PRELOAD):
         self.limits = limits
         self.preimport = tuple(preimport)
         self.mode = isolation_mode or default_isolation()
@@ -199,7 +173,7 @@ class Sandbox:
                                        filesystem=filesystem, processes=processes)
         self.grader_protections = ["wall_clock_timeout", "npy_transport_no_pickle", "reply_size_cap",
                                    "fresh_interpreter_zygote" if self.mode == "fork" else "spawned_worker"]
-        if isolation.set_undumpable():
+        if set_undumpable():
             self.grader_protections.append("grader_undumpable")
         self._lock = threading.Lock()
         self._live: set[int] = set()
@@ -229,7 +203,7 @@ class Sandbox:
         when our end of its control socket closes (we closed the sandbox or died)."""
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self._zygote = subprocess.Popen(
-            [sys.executable, "-s", "-m", "autograder.zygote", "--ctrl", str(child.fileno()),
+            [sys.executable, "-s", "-m", "autograder.sandbox.guest.zygote", "--ctrl", str(child.fileno()),
              "--uid", str(self.uid if self.uid is not None else -1),
              "--limits", json.dumps(self.limits.to_plain()),
              "--confinement", json.dumps(self.confinement.to_plain()), "--workroot", str(self.tmp),
@@ -413,13 +387,13 @@ class Sandbox:
             spare.kill()
 
     def _spawn_worker(self, workdir: Path, assignment_file: str) -> "WorkerProcess":
-        """A fresh ``python -m autograder.worker --stdio`` talking over its stdin/stdout pipes:
+        """A fresh ``python -m autograder.sandbox.guest.worker --stdio`` talking over its stdin/stdout pipes:
         the portable path (no fd passing, no poll on pipes: Windows has neither). Its own
         process group (session on POSIX), so a kill takes its children too."""
         group = ({"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP} if os.name == "nt"
                  else {"start_new_session": True})
         proc = subprocess.Popen(
-            [sys.executable, "-s", "-m", "autograder.worker", "--stdio",
+            [sys.executable, "-s", "-m", "autograder.sandbox.guest.worker", "--stdio",
              "--workdir", str(workdir), "--assignment-file", assignment_file,
              "--limits", json.dumps(self.limits.to_plain()),
              "--confinement", json.dumps(self.confinement.to_plain())],
@@ -498,7 +472,7 @@ class Sandbox:
 
 def _preload_frames(requests: list[Request]) -> Iterator[tuple[dict, Encoded]]:
     """The ``preload`` frames: each names its cases (ref, scalars, number of arrays) and
-    carries their arrays, within the transport's caps on arrays and bytes per frame."""
+    carries their arrays, within the wire's caps on arrays and bytes per frame."""
     batch: list[Request] = []
     for req in [*requests, None]:
         full = req is None or (batch and (
@@ -912,7 +886,7 @@ def _clean_env() -> dict:
     """The environment for the zygote / spawned worker: nothing from ours but what imports need,
     and where matplotlib keeps its font cache (built by the first zygote, read by the next)."""
     env = {"PATH": "/usr/bin:/bin", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
-           "MKL_NUM_THREADS": "1", "LANG": "C.UTF-8", **isolation.PLOT_ENV,
+           "MKL_NUM_THREADS": "1", "LANG": "C.UTF-8", **PLOT_ENV,
            "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
     cache = _plot_cache()
     if cache:
@@ -929,15 +903,3 @@ def _plot_cache() -> str | None:
     except OSError:
         return None
     return path if os.access(path, os.W_OK) else None
-
-
-def describe_exit(code: int, who: str = "worker") -> str:
-    if code < 0:
-        try:
-            name = signal.Signals(-code).name
-        except ValueError:
-            name = f"signal {-code}"
-        meaning = {"SIGKILL": "killed", "SIGSEGV": "segmentation fault", "SIGXCPU": "CPU time limit",
-                   "SIGABRT": "aborted", "SIGXFSZ": "file size limit", "SIGBUS": "bus error"}.get(name, "")
-        return f"{who} killed by {name}" + (f" ({meaning})" if meaning else "")
-    return f"{who} exited with code {code}"

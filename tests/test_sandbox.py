@@ -16,9 +16,12 @@ import time
 import numpy as np
 import pytest
 
-from autograder import isolation, project, transport
+from autograder import project
 from autograder.run import Sandbox, Submission, _call_result, _cpu_seconds
-from autograder.transport import INPUT_DTYPES, REPLY_DTYPES, Channel, TransportError
+from autograder.sandbox import channel, wire
+from autograder.sandbox.channel import Channel
+from autograder.sandbox.guest import landlock, seccomp
+from autograder.sandbox.wire import INPUT_DTYPES, REPLY_DTYPES, TransportError
 from tests.helpers import child_pids
 
 A = "logistic_regression"
@@ -96,16 +99,16 @@ class Evil:
         "code_in_header", "deep_nesting", "bad_magic", "raw_pickle"])
 def test_transport_rejects_hostile_arrays(blob, why):
     with pytest.raises(TransportError, match=why):
-        transport.decode(frame([("out.x", blob)]), REPLY_DTYPES)
+        wire.decode(frame([("out.x", blob)]), REPLY_DTYPES)
     assert not os.path.exists("/tmp/bpgrade-test-unpickled")
 
 
 def test_transport_rejects_bad_frames_and_caps_sizes():
     for bad in (b"", struct.pack("<I", 10**9), struct.pack("<I", 4) + b"[1]",
                 frame([("a", npy(np.zeros(1)))] * 2), frame([]) + b"junk",
-                frame([(f"a{i}", npy(np.zeros(1))) for i in range(transport.MAX_ARRAYS + 1)])):
+                frame([(f"a{i}", npy(np.zeros(1))) for i in range(wire.MAX_ARRAYS + 1)])):
         with pytest.raises(TransportError):
-            transport.decode(bad, REPLY_DTYPES)
+            wire.decode(bad, REPLY_DTYPES)
     a, b = socket.socketpair()
     try:
         ch = Channel(a.fileno(), REPLY_DTYPES, nonblocking=True)
@@ -117,7 +120,7 @@ def test_transport_rejects_bad_frames_and_caps_sizes():
             ch.recv(timeout=1, max_bytes=1 << 20)
         b.sendall(struct.pack("<Q", 100) + b"\0" * 10)  # slow / truncated: the deadline holds
         t = time.monotonic()
-        with pytest.raises(transport.Timeout):
+        with pytest.raises(channel.Timeout):
             ch.recv(timeout=0.3)
         assert time.monotonic() - t < 2
     finally:
@@ -130,7 +133,7 @@ def test_transport_send_has_a_deadline_when_the_peer_stops_reading():
     try:
         ch = Channel(a.fileno(), INPUT_DTYPES, nonblocking=True)
         t = time.monotonic()
-        with pytest.raises(transport.Timeout):
+        with pytest.raises(channel.Timeout):
             ch.send({"op": "call"}, {"x": np.zeros(8 << 20)}, timeout=0.5)
         assert time.monotonic() - t < 3
     finally:
@@ -143,9 +146,9 @@ def test_subclass_and_plain_roundtrip():
         def __eq__(self, other):
             return True
 
-    data = transport.encode({"x": 1}, {"out.a": np.arange(6.0).reshape(2, 3).view(Liar),
+    data = wire.encode({"x": 1}, {"out.a": np.arange(6.0).reshape(2, 3).view(Liar),
                                         "out.f": np.asfortranarray(np.ones((2, 3)))})
-    header, arrays = transport.decode(data, REPLY_DTYPES)
+    header, arrays = wire.decode(data, REPLY_DTYPES)
     assert header["x"] == 1
     for arr in arrays.values():
         assert type(arr) is np.ndarray and arr.dtype == np.float64 and arr.flags.c_contiguous and arr.flags.writeable
@@ -306,7 +309,7 @@ RESULT["ifaces"] = len(open("/proc/net/dev").read().splitlines()[2:])
 @pytest.mark.slow
 @needs_root
 def test_landlock_path_hides_secrets_without_namespaces(tmp_path):
-    if isolation.landlock_abi() < 1:
+    if landlock.landlock_abi() < 1:
         pytest.skip("no Landlock in this kernel")
     secret = tmp_path / "other_submissions"
     secret.mkdir()
@@ -336,9 +339,9 @@ RESULT["mine"] = open("mine.txt").read()
 
 
 def test_seccomp_program_is_well_formed():
-    for machine in isolation.SYSCALLS:
+    for machine in seccomp.SYSCALLS:
         for allow in (False, True):
-            prog = isolation.seccomp_program(allow_processes=allow, machine=machine)
+            prog = seccomp.seccomp_program(allow_processes=allow, machine=machine)
             assert len(prog) % 8 == 0 and 0 < len(prog) // 8 < 256
             # every jump lands inside the program
             ins = [struct.unpack("<HBBI", prog[i:i + 8]) for i in range(0, len(prog), 8)]
@@ -346,7 +349,7 @@ def test_seccomp_program_is_well_formed():
                 if code & 0x07 == 0x05:
                     assert pc + 1 + max(jt, jf) < len(ins)
             assert ins[-1][0] == 0x06
-    assert isolation.seccomp_program(allow_processes=False, machine="sparc") is None
+    assert seccomp.seccomp_program(allow_processes=False, machine="sparc") is None
 
 
 # ================================================================ timeouts, orphans, leaks

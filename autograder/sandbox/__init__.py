@@ -1,6 +1,14 @@
-"""The only way into student code. Modules here hold the plain pieces both sides of the sandbox
-read: :mod:`.values` (a return value as named float64 arrays).
+"""The only way into student code.
 
-This file imports nothing: the worker imports its modules through this package, and anything
+``guest/``  beside student code: the zygote (fork server), the worker, and the confinement
+            they apply to themselves. It imports only the standard library, numpy,
+            :mod:`autograder.spec` and the shared modules below, never grader code.
+
+Shared plain pieces both sides read: :mod:`.wire` (frames and ``.npy`` validation),
+:mod:`.channel` (frames over a file descriptor), :mod:`.protocol` (what requests carry),
+:mod:`.values` (a return value as named float64 arrays), :mod:`.policy` (limits, confinement,
+forbidden and preimported modules) and :mod:`.libc`. The grader's side is :mod:`autograder.run`.
+
+This file imports nothing: the guest imports its modules through this package, and anything
 imported here would be in every zygote.
 """

@@ -5,8 +5,8 @@ arguments from plain arrays, call the student's function, and send back plain fl
 plus facts (types, warnings, captured output, error text). It never sees an expected value,
 and nothing it says is a verdict: the grader validates and judges every reply itself.
 
-Also runnable as ``python -m autograder.worker --stdio`` (the spawn fallback for platforms
-without a zygote: requests on stdin, replies on stdout).
+Also runnable as ``python -m autograder.sandbox.guest.worker --stdio`` (the spawn fallback for
+platforms without a zygote: requests on stdin, replies on stdout).
 """
 from __future__ import annotations
 
@@ -19,13 +19,16 @@ import traceback
 import types
 from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
-from typing import Iterator
 
 import numpy as np
 
-from . import isolation
-from .sandbox.values import split_return
-from .transport import INPUT_DTYPES, MAX_REQUEST_HEADER_BYTES, Channel, Closed
+from ..channel import Channel, Closed
+from ..policy import Confinement, Limits
+from ..protocol import pack_arrays, split_arrays, unflatten
+from ..values import split_return
+from ..wire import INPUT_DTYPES, MAX_REQUEST_HEADER_BYTES, Encoded, decode, encode
+from .confine import confine
+from .imports import block_imports, preimport
 
 SUBMISSION_FILE = "<submission>"
 FLUSH_AFTER = 0.05  #: seconds batched replies may be held back (see Session._send_batched)
@@ -51,18 +54,6 @@ class CappedIO(io.StringIO):
         return out + (f"\n... [{self.dropped} more characters not shown]" if self.dropped else "")
 
 
-def unflatten(scalars: dict, arrays: dict[str, np.ndarray]) -> dict:
-    """``{"params.W1": a}`` -> ``{"params": {"W1": a}}``; scalars come from the JSON header."""
-    out: dict = {}
-    for key, value in [*scalars.items(), *arrays.items()]:
-        head, _, rest = key.partition(".")
-        if rest:
-            out.setdefault(head, {})[rest] = value
-        else:
-            out[head] = value
-    return out
-
-
 @dataclass(frozen=True)
 class Inputs:
     """A case's inputs as the zygote holds them for every worker it forks: read-only arrays
@@ -78,22 +69,10 @@ class Inputs:
         return cls(dict(scalars), arrays, {k: (v.shape, v.tobytes()) for k, v in arrays.items()})
 
 
-def split_arrays(entries: list[dict], arrays: dict[str, np.ndarray]) -> Iterator[tuple[dict, dict]]:
-    """Each entry of a ``calls`` or ``preload`` frame with its arrays: the next
-    ``entry["n"]`` of the frame, named ``"i:name"`` (``name`` is kept)."""
-    items = iter(arrays.items())
-    for entry in entries:
-        mine = {}
-        for _ in range(entry.get("n", 0)):
-            name, value = next(items)
-            mine[name.partition(":")[2]] = value
-        yield entry, mine
-
-
 class Session:
     """One loaded submission and its call loop."""
 
-    def __init__(self, channel: Channel, limits: isolation.Limits, assignment,
+    def __init__(self, channel: Channel, limits: Limits, assignment,
                  preloaded: dict[str, Inputs] | None = None):
         self.channel = channel
         self.limits = limits
@@ -244,10 +223,8 @@ def warm_up(rounds: int = 32) -> None:
     afterwards starts with that work done instead of redoing it on its first calls."""
     from types import SimpleNamespace
 
-    from .transport import Encoded, decode, encode
-
     fn = SimpleNamespace(name="warm", args=("X", "params"), prepare=None)
-    session = Session(None, isolation.Limits(), SimpleNamespace(functions=[fn]))
+    session = Session(None, Limits(), SimpleNamespace(functions=[fn]))
     session.namespace = {"warm": lambda X, params: (X @ params["W"], float(X.sum()))}
     returns = {"kind": "tuple", "outs": [["Y", False], ["s", True]]}
     arrays = {"X": np.ones((4, 3)), "params.W": np.ones((3, 2))}
@@ -255,7 +232,7 @@ def warm_up(rounds: int = 32) -> None:
     session.preloaded = {"held": Inputs.frozen({}, {k: v.copy() for k, v in arrays.items()})}
     calls = [{"seq": i, "scalars": {}, "n": len(case.names)} for i in range(2)] + [{"seq": 2, "case": "held"}]
     frame = encode({"op": "calls", "function": "warm", "returns": returns, "calls": calls},
-                   Encoded.concat([(f"{i}:", case) for i in range(2)]))
+                   pack_arrays([case, case]))
     for _ in range(rounds):
         msg, arrays = decode(frame, INPUT_DTYPES)
         for header, out in session.run_calls(msg, arrays):
@@ -321,21 +298,21 @@ def load_assignment(path: str, source: str | None = None):
     return module.ASSIGNMENT
 
 
-def run(fd: int, *, assignment_file: str, workdir: str, uid: int | None, limits: isolation.Limits,
-        confinement: isolation.Confinement = isolation.Confinement(), assignment=None,
+def run(fd: int, *, assignment_file: str, workdir: str, uid: int | None, limits: Limits,
+        confinement: Confinement = Confinement(), assignment=None,
         secrets: list[str] | None = None, namespaces: tuple[list[str], str] | None = None,
         write_fd: int | None = None, preloaded: dict[str, Inputs] | None = None) -> None:
     """Confine this process, then serve requests on ``fd`` (replies on ``write_fd`` if given,
     else on ``fd`` too) until the grader closes it.
     The zygote passes what it prepared once for all its workers: the ``assignment`` already
-    loaded, the ``secrets`` list, the ``namespaces`` it entered (see :func:`isolation.confine`)
+    loaded, the ``secrets`` list, the ``namespaces`` it entered (see :func:`.confine.confine`)
     and the ``preloaded`` case inputs."""
     if assignment is None:  # (the zygote blocked imports before it loaded the assignment for us:
-        isolation.block_imports()  # scanning sys.modules again would copy its pages, ~1.3 ms)
+        block_imports()  # scanning sys.modules again would copy its pages, ~1.3 ms)
         assignment = load_assignment(assignment_file)  # before file access is dropped
     keep = (fd,) if write_fd is None else (fd, write_fd)
-    active = isolation.confine(workdir=workdir, uid=uid, limits=limits, keep_fds=keep, confinement=confinement,
-                               secrets=secrets, namespaces=namespaces)
+    active = confine(workdir=workdir, uid=uid, limits=limits, keep_fds=keep, confinement=confinement,
+                     secrets=secrets, namespaces=namespaces)
     active.append("import_blocker")
     channel = Channel(fd, INPUT_DTYPES, write_fd=write_fd, max_header=MAX_REQUEST_HEADER_BYTES)
     channel.send({"status": "ready", "protections": active})
@@ -349,14 +326,14 @@ def main(argv: list[str] | None = None) -> None:
     import json
     import os
 
-    parser = argparse.ArgumentParser(prog="python -m autograder.worker")
+    parser = argparse.ArgumentParser(prog="python -m autograder.sandbox.guest.worker")
     parser.add_argument("--stdio", action="store_true", required=True)
     parser.add_argument("--workdir", required=True)
     parser.add_argument("--assignment-file", required=True)
     parser.add_argument("--limits", default="{}")
     parser.add_argument("--confinement", default="{}")
     opts = parser.parse_args(argv)
-    isolation.preimport()
+    preimport()
     # confine() points fds 0-2 at the null device: keep the pipes on fds of their own
     read_fd, write_fd = os.dup(0), os.dup(1)
     if os.name == "nt":
@@ -365,8 +342,8 @@ def main(argv: list[str] | None = None) -> None:
         for fd in (read_fd, write_fd):
             msvcrt.setmode(fd, os.O_BINARY)
     run(read_fd, write_fd=write_fd, assignment_file=opts.assignment_file, workdir=opts.workdir, uid=None,
-        limits=isolation.Limits(**json.loads(opts.limits)),
-        confinement=isolation.Confinement.from_plain(json.loads(opts.confinement)))
+        limits=Limits(**json.loads(opts.limits)),
+        confinement=Confinement.from_plain(json.loads(opts.confinement)))
 
 
 if __name__ == "__main__":
