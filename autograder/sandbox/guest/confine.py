@@ -28,6 +28,11 @@ from __future__ import annotations
 import os
 import sys
 
+try:
+    import resource
+except ImportError:  # Windows: no rlimits
+    resource = None
+
 from ..libc import PR_SET_NO_NEW_PRIVS, PR_SET_PDEATHSIG, libc as _libc
 from ..policy import PLOT_ENV, Confinement, Limits
 from .landlock import landlock_abi, landlock_restrict
@@ -74,12 +79,37 @@ def confine(*, workdir: str, uid: int | None, limits: Limits, keep_fds: tuple[in
     ``namespaces``: the result of :func:`enter_namespaces` when the parent (the zygote) already
     entered them and mounted this worker's work dir; ``secrets``: :func:`hidden_paths`, if the
     parent computed them already."""
-    active: list[str] = []
     linux = sys.platform.startswith("linux")
     root = hasattr(os, "geteuid") and os.geteuid() == 0
     os.chdir(workdir)
+    active = _own_fds(keep_fds) + _own_env(workdir)
+    if linux:
+        _libc().prctl(PR_SET_PDEATHSIG, 9, 0, 0, 0)
+    if namespaces is None:
+        if secrets is None and confinement.filesystem != "none":
+            secrets = hidden_paths(workdir, confinement)
+        namespaces = _own_namespaces(workdir, confinement, secrets or [], uid if root else None, limits)
+    added, fs_mode = namespaces
+    active += added
+    os.chdir(workdir)  # the private tmpfs, if one was mounted there
+    active.append("private_workdir")
+    if resource is None:  # Windows
+        return active
+    active += _rlimits(limits, linux)
+    if uid is not None and root:
+        active += _drop_uid(uid, limits, workdir, chown="private_tmpfs_workdir" not in active)
+    if not linux:
+        return active
+    if _libc().prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0:
+        active.append("no_new_privs")
+    active += _landlock(workdir, confinement, secrets, files=fs_mode == "landlock",
+                        net="net_namespace" not in active and confinement.network != "none")
+    return active + _seccomp(confinement)
 
-    # fds: 0-2 go to /dev/null (prints are captured in Python, C-level writes are discarded)
+
+def _own_fds(keep_fds: tuple[int, ...]) -> list[str]:
+    """fds 0-2 go to /dev/null (prints are captured in Python, C-level writes are discarded);
+    every other fd but ``keep_fds`` is closed."""
     null = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(null, fd)
@@ -90,86 +120,86 @@ def confine(*, workdir: str, uid: int | None, limits: Limits, keep_fds: tuple[in
         os.closerange(start, fd)
         start = fd + 1
     os.closerange(start, 65536)
-    active.append("closed_fds")
+    return ["closed_fds"]
 
+
+def _own_env(workdir: str) -> list[str]:
     os.environ.clear()
     os.environ.update({
         "PATH": "/usr/bin:/bin", "HOME": workdir, "TMPDIR": workdir, "LANG": "C.UTF-8",
         "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", **PLOT_ENV,
     })
-    active.append("cleared_env")
+    return ["cleared_env"]
 
-    if linux:
-        _libc().prctl(PR_SET_PDEATHSIG, 9, 0, 0, 0)
-    if namespaces is None:
-        if secrets is None and confinement.filesystem != "none":
-            secrets = hidden_paths(workdir, confinement)
-        added, fs_mode = enter_namespaces(workdir=workdir, confinement=confinement, secrets=secrets or [],
-                                          uid=uid if root else None)
-        if "mount_namespace" in added:
-            added += mount_workdir(workdir=workdir, uid=uid if root else None, limits=limits)
-    else:
-        added, fs_mode = namespaces
-    active += added
-    os.chdir(workdir)  # the private tmpfs, if one was mounted there
-    active.append("private_workdir")
 
-    try:
-        import resource
-    except ImportError:  # Windows
-        return active
+def _own_namespaces(workdir: str, confinement: Confinement, secrets: list[str], uid: int | None,
+                    limits: Limits) -> tuple[list[str], str]:
+    """A spawned worker's own namespaces and work-dir tmpfs (a forked one inherits the zygote's)."""
+    added, fs_mode = enter_namespaces(workdir=workdir, confinement=confinement, secrets=secrets, uid=uid)
+    if "mount_namespace" in added:
+        added += mount_workdir(workdir=workdir, uid=uid, limits=limits)
+    return added, fs_mode
+
+
+def _setlim(which: int, value: int) -> None:
+    soft, hard = resource.getrlimit(which)
+    value = value if hard == resource.RLIM_INFINITY else min(value, hard)
+    resource.setrlimit(which, (value, value))
+
+
+def _rlimits(limits: Limits, linux: bool) -> list[str]:
     mib = 1024 * 1024
-
-    def setlim(which, value):
-        soft, hard = resource.getrlimit(which)
-        value = value if hard == resource.RLIM_INFINITY else min(value, hard)
-        resource.setrlimit(which, (value, value))
-
+    added = []
     if linux:
-        setlim(resource.RLIMIT_AS, _address_space() + limits.memory_mb * mib)
-        active.append("rlimit_memory")
-    setlim(resource.RLIMIT_CPU, limits.cpu_seconds)
-    setlim(resource.RLIMIT_FSIZE, limits.file_mb * mib)
-    setlim(resource.RLIMIT_NOFILE, limits.open_files)
-    setlim(resource.RLIMIT_CORE, 0)
-    active += ["rlimit_cpu", "rlimit_file_size", "rlimit_open_files"]
+        _setlim(resource.RLIMIT_AS, _address_space() + limits.memory_mb * mib)
+        added.append("rlimit_memory")
+    _setlim(resource.RLIMIT_CPU, limits.cpu_seconds)
+    _setlim(resource.RLIMIT_FSIZE, limits.file_mb * mib)
+    _setlim(resource.RLIMIT_NOFILE, limits.open_files)
+    _setlim(resource.RLIMIT_CORE, 0)
+    return added + ["rlimit_cpu", "rlimit_file_size", "rlimit_open_files"]
 
-    if uid is not None and root:
-        if "private_tmpfs_workdir" not in active:
-            os.chown(workdir, uid, uid)
-        os.setgroups([])
-        os.setgid(uid)
-        os.setuid(uid)
-        active.append("dropped_uid")
-        # NPROC counts processes and threads of the uid; root ignores it, so set it after the drop
-        setlim(resource.RLIMIT_NPROC, limits.processes)
-        active.append("rlimit_processes")
-    if not linux:
-        return active
-    if _libc().prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0:
-        active.append("no_new_privs")
 
+def _drop_uid(uid: int, limits: Limits, workdir: str, *, chown: bool) -> list[str]:
+    """Become the sandbox uid (own gid, no supplementary groups) for good. ``chown``: the work
+    dir is not a tmpfs mounted with that owner, so it is handed over here."""
+    if chown:
+        os.chown(workdir, uid, uid)
+    os.setgroups([])
+    os.setgid(uid)
+    os.setuid(uid)
+    # NPROC counts processes and threads of the uid; root ignores it, so set it after the drop
+    _setlim(resource.RLIMIT_NPROC, limits.processes)
+    return ["dropped_uid", "rlimit_processes"]
+
+
+def _landlock(workdir: str, confinement: Confinement, secrets: list[str] | None, *, files: bool,
+              net: bool) -> list[str]:
+    """Landlock: file rules where no mount namespace hides the files (``files``), TCP rules
+    where no net namespace holds the worker (``net``), scoping always (ABI >= 6)."""
     abi = landlock_abi()
-    want_files = fs_mode == "landlock"
-    if want_files and secrets is None:
+    if files and secrets is None:
         secrets = hidden_paths(workdir, confinement)
-    got = landlock_restrict(abi=abi, files=want_files, workdir=os.path.realpath(workdir), secrets=secrets or [],
-                            net="net_namespace" not in active and confinement.network != "none")
-    active += got
-    if want_files and "landlock_fs" not in got and confinement.filesystem == "landlock":
+    got = landlock_restrict(abi=abi, files=files, workdir=os.path.realpath(workdir), secrets=secrets or [], net=net)
+    if files and "landlock_fs" not in got and confinement.filesystem == "landlock":
         raise OSError("Landlock was required but is not available")
+    return got
 
-    if confinement.seccomp:
-        program = seccomp_program(allow_processes=confinement.processes)
-        if program is not None and load_seccomp(program):
-            active.append("seccomp")
-            if confinement.network != "none":
-                active.append("seccomp_socket_deny")
-            if not confinement.processes:
-                active.append("seccomp_no_processes")
-        elif confinement.network == "seccomp":
-            raise OSError("seccomp was required but could not be loaded")
-    return active
+
+def _seccomp(confinement: Confinement) -> list[str]:
+    if not confinement.seccomp:
+        return []
+    program = seccomp_program(allow_processes=confinement.processes)
+    if program is not None and load_seccomp(program):
+        added = ["seccomp"]
+        if confinement.network != "none":
+            added.append("seccomp_socket_deny")
+        if not confinement.processes:
+            added.append("seccomp_no_processes")
+        return added
+    if confinement.network == "seccomp":
+        raise OSError("seccomp was required but could not be loaded")
+    return []
 
 
 def _address_space() -> int:
