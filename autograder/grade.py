@@ -29,7 +29,7 @@ from .compare import Verdict, compare
 from .load import Cell, SubmissionError, load_source, split_cells
 from .oracle import Oracles
 from .report import CaseResult, PartResult, Report
-from .run import CallResult, CellFailure, Request, Sandbox, Submission
+from .sandbox.host import CallResult, CellFailure, Request, Sandbox, Submission
 from .sandbox.policy import FORBIDDEN_MODULES, Limits
 from .score import part_score
 from .spec import BUDGET_FLOOR, Assignment, Cases, Part

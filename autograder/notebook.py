@@ -379,7 +379,7 @@ class Checker:
 
         if self._grader is None:
             from .grade import Grader
-            from .run import Sandbox
+            from .sandbox.host import Sandbox
 
             if self.base is None:
                 self.base = _find_base(self.assignment)

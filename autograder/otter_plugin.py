@@ -149,7 +149,7 @@ class BpgradePlugin(AbstractOtterPlugin):
 
     def _grade(self, source, options: dict, ag_dir: Path, student: str = "") -> dict:
         from .grade import Grader
-        from .run import Sandbox
+        from .sandbox.host import Sandbox
 
         base = (ag_dir / "source" / options.get("bundle", "bpgrade")).resolve()
         visibility = options.get("visibility", "visible")

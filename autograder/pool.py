@@ -188,8 +188,8 @@ class Pool:
 
 def start_sandboxes(n: int, limits) -> list:
     """N sandboxes, started from the calling thread (their zygotes start in parallel). Each
-    pre-forks the next submission's worker (see :class:`autograder.run.Sandbox`)."""
-    from .run import Sandbox
+    pre-forks the next submission's worker (see :class:`autograder.sandbox.host.Sandbox`)."""
+    from .sandbox.host import Sandbox
 
     boxes = []
     try:
@@ -253,7 +253,7 @@ class LocalSlot:
         return grader_error(self.version, self.grader.spec.max_score, error)
 
     def _replace_box(self) -> None:
-        from .run import Sandbox
+        from .sandbox.host import Sandbox
 
         try:
             self.box.close()
@@ -462,7 +462,7 @@ def _finite(obj):
 #: engine modules whose content is part of the grader version (a change regrades everything),
 #: with every module of these packages
 _ENGINE_FILES = ("cases.py", "compare.py", "diagnose.py", "grade.py", "load.py", "oracle.py", "report.py",
-                 "run.py", "score.py", "spec.py")
+                 "score.py", "spec.py")
 _ENGINE_PACKAGES = ("sandbox",)
 
 

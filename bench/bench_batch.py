@@ -70,7 +70,7 @@ def in_process_floor(grader, n: int) -> float:
     """Seconds per submission to run the reference on every case in-process and judge it."""
     from autograder import project
     from autograder.grade import _groups, judge
-    from autograder.run import CallResult
+    from autograder.sandbox.host import CallResult
     from autograder.sandbox.values import split_return
 
     spec = grader.spec

@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from autograder.run import Sandbox, Submission  # noqa: E402  (zygote first: before any secret)
+from autograder.sandbox.host import Sandbox, Submission  # noqa: E402  (zygote first: before any secret)
 
 
 def main() -> None:

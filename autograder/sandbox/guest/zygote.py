@@ -1,6 +1,6 @@
 """The fork server: ``python -m autograder.sandbox.guest.zygote --ctrl FD``.
 
-Started as a fresh interpreter by the grader (:class:`autograder.run.Sandbox`),
+Started as a fresh interpreter by the grader (:class:`autograder.sandbox.host.launch.ZygoteLauncher`),
 so its memory holds numpy and the guest's code and nothing else: no torch, no reference
 solution, no seed, no expected output; at most the inputs of the cases its workers are sent
 anyway (preloaded).
@@ -11,7 +11,7 @@ re-parented to it (it is their subreaper).
 Control messages are JSON datagrams on a SOCK_SEQPACKET socket:
 ``{"op": "ping"}``, ``{"op": "fork", "workdir", "assignment_file"[, "assignment_source"]}`` + 1 fd,
 ``{"op": "reap", "pid"}``, ``{"op": "preload"}`` + 1 fd (a batch's case inputs as wire
-frames on that fd, until it closes: see :meth:`autograder.run.Sandbox.preload`).
+frames on that fd, until it closes: see :meth:`autograder.sandbox.host.Sandbox.preload`).
 """
 from __future__ import annotations
 
