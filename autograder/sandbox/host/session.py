@@ -7,13 +7,13 @@ import hashlib
 import json
 import time
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
 from ...load import split_cells
 from ..channel import Channel, Closed, Timeout
-from ..protocol import flatten_inputs
+from ..protocol import flatten_inputs, pack_arrays
 from ..wire import Encoded, TransportError
 from .cputime import cpu_seconds, process_clock
 from .replies import CallResult, CellFailure, LoadResult, call_result, load_result, ready_protections
@@ -187,43 +187,25 @@ class Submission:
         must not ask for it. A timeout or crash while answers may be held back is not blamed
         on the oldest pending call: the pending calls run again in a fresh worker answering
         call by call, which finds the call at fault.
+
+        One generator: sending, receiving and restarting share the live worker, and each result
+        is yielded as it arrives; what to resend after a failure is :class:`_Pipeline`'s.
         """
         requests = [r if isinstance(r, Request) else Request.of(r) for r in inputs_list]
-        held = self.sandbox.preloaded  # inputs every worker of this sandbox already has
-        sent_bytes = [0 if r.ref in held else r.arrays.nbytes for r in requests]  # what a frame carries
-        pending: deque[tuple[int, int]] = deque()  # (index, seq)
-        next_index, crashes = 0, 0
-        while next_index < len(requests) or pending:
+        run = _Pipeline(requests, self.sandbox.preloaded, batched)
+        while not run.done:
             load = self._ensure()
             if load.status != "loaded" or self.worker is None:
-                for index in [i for i, _ in pending] + list(range(next_index, len(requests))):
+                for index in run.unanswered():
                     yield index, CallResult("not_loaded", detail=load.status)
                 return
             wp = self.worker
             try:
-                if not pending:
-                    batch, size = [next_index], sent_bytes[next_index]
-                    while (next_index + len(batch) < len(requests) and len(batch) < window and
-                           size + sent_bytes[next_index + len(batch)] <= window_bytes):
-                        size += sent_bytes[next_index + len(batch)]
-                        batch.append(next_index + len(batch))
-                    calls, tail = [], []
-                    for index in batch:
-                        req = requests[index]
-                        wp.seq += 1
-                        if req.ref in held:
-                            calls.append({"seq": wp.seq, "case": req.ref})
-                        else:
-                            calls.append({"seq": wp.seq, "scalars": req.scalars, "n": len(req.arrays.names)})
-                            tail.append((f"{len(tail)}:", req.arrays))
-                        pending.append((index, wp.seq))
-                    frame = {"op": "calls", "function": function, "returns": returns, "calls": calls}
-                    if batched:
-                        frame["reply"] = "batched"
-                    wp.channel.send(frame, Encoded.concat(tail), timeout=timeout)
-                    wp.mark = (time.perf_counter(), None if batched else wp.cpu())
-                    next_index = batch[-1] + 1
-                index, seq = pending[0]
+                if not run.pending:
+                    frame, tail = run.next_frame(wp, function, returns, window, window_bytes)
+                    wp.channel.send(frame, tail, timeout=timeout)
+                    wp.mark = (time.perf_counter(), None if run.batched else wp.cpu())
+                index, seq = run.pending[0]
                 started, cpu0 = wp.mark
                 cap = max(REPLY_MIN_BYTES, REPLY_FACTOR * requests[index].arrays.nbytes)
                 header, out = wp.channel.recv(timeout=max(0.0, timeout - (time.perf_counter() - started)),
@@ -232,34 +214,23 @@ class Submission:
                     raise TransportError("a reply out of sequence (a frame not sent by the worker's call loop)")
             except (Timeout, Closed, TransportError, OSError) as exc:
                 crashed = not isinstance(exc, Timeout)
-                held_back = batched and len(pending) > 1  # answers may be held back in the worker
-                if held_back and crashed:
-                    crashes += 1  # a worker death counts towards max_crashes, whichever call caused it
-                if held_back and (not crashed or max_crashes is None or crashes < max_crashes):
-                    # run the pending calls again, one answer each: that finds the call at fault
-                    next_index, batched = pending[0][0], False
-                    pending.clear()
-                    self._drop()
-                    self.restarts += 1
-                    continue
-                index = pending[0][0] if pending else next_index
-                started = wp.mark[0]
+                replay = run.replay(crashed, max_crashes)
+                index, started = run.at_fault(), wp.mark[0]
                 status = self._drop()
                 self.restarts += 1
+                if replay:
+                    continue
                 if not crashed:
                     yield index, CallResult("timeout", detail=f"no answer within {timeout:g} s",
                                             wall=time.perf_counter() - started)
                     return
                 detail = status if isinstance(exc, (Closed, BrokenPipeError)) else f"{exc}; {status}"
                 yield index, CallResult("crashed", detail=detail, wall=time.perf_counter() - started)
-                crashes += 1
-                if max_crashes is not None and crashes >= max_crashes:
+                if not run.resume_after_crash(index, max_crashes):
                     return
-                next_index = index + 1  # the rest were lost with the worker: send them again
-                pending.clear()
                 continue
-            pending.popleft()
-            now, cpu1 = time.perf_counter(), None if batched else wp.cpu()
+            run.pending.popleft()
+            now, cpu1 = time.perf_counter(), None if run.batched else wp.cpu()
             wp.mark = (now, cpu1)  # the worker starts on the next call as it answers this one
             cpu = max(0.0, cpu1 - cpu0) if cpu0 is not None and cpu1 is not None else 0.0
             yield index, call_result(header, out, now - started, cpu, inputs=requests[index].arrays.names)
@@ -276,3 +247,81 @@ class Submission:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+@dataclass
+class _Pipeline:
+    """Where one :meth:`Submission.calls` stands: which calls were sent and are unanswered
+    (``pending``, oldest first, with the sequence number each answer must carry), which one
+    goes next, and how many crashes there were so far."""
+    requests: list[Request]
+    held: set[str]  #: refs of the inputs every worker of the sandbox already has
+    batched: bool
+    pending: deque = field(default_factory=deque)  #: (index, seq) sent, not answered yet
+    next_index: int = 0
+    crashes: int = 0
+    sent_bytes: list[int] = field(init=False)  #: what each call adds to a frame (a held ref: nothing)
+
+    def __post_init__(self):
+        self.sent_bytes = [0 if r.ref in self.held else r.arrays.nbytes for r in self.requests]
+
+    @property
+    def done(self) -> bool:
+        return self.next_index >= len(self.requests) and not self.pending
+
+    def unanswered(self) -> list[int]:
+        return [i for i, _ in self.pending] + list(range(self.next_index, len(self.requests)))
+
+    def next_frame(self, wp: WorkerProcess, function: str, returns: dict, window: int,
+                   window_bytes: int) -> tuple[dict, Encoded]:
+        """The next ``calls`` frame: up to ``window`` calls and ``window_bytes`` of inputs (at
+        least one call). Its calls become pending."""
+        sent_bytes, first = self.sent_bytes, self.next_index
+        batch, size = [first], sent_bytes[first]
+        while (first + len(batch) < len(self.requests) and len(batch) < window and
+               size + sent_bytes[first + len(batch)] <= window_bytes):
+            size += sent_bytes[first + len(batch)]
+            batch.append(first + len(batch))
+        calls, tail = [], []
+        for index in batch:
+            req = self.requests[index]
+            wp.seq += 1
+            if req.ref in self.held:
+                calls.append({"seq": wp.seq, "case": req.ref})
+            else:
+                calls.append({"seq": wp.seq, "scalars": req.scalars, "n": len(req.arrays.names)})
+                tail.append(req.arrays)
+            self.pending.append((index, wp.seq))
+        frame = {"op": "calls", "function": function, "returns": returns, "calls": calls}
+        if self.batched:
+            frame["reply"] = "batched"
+        self.next_index = batch[-1] + 1
+        return frame, pack_arrays(tail)
+
+    def replay(self, crashed: bool, max_crashes: int | None) -> bool:
+        """After a timeout or crash while answers may be held back in the worker (batched,
+        several pending): whether to run the pending calls again, one answer each, which finds
+        the call at fault. A worker's death counts towards ``max_crashes`` either way."""
+        if not (self.batched and len(self.pending) > 1):
+            return False
+        if crashed:
+            self.crashes += 1
+            if max_crashes is not None and self.crashes >= max_crashes:
+                return False
+        self.next_index, self.batched = self.pending[0][0], False
+        self.pending.clear()
+        return True
+
+    def at_fault(self) -> int:
+        """The call a timeout or crash is blamed on: the oldest unanswered one."""
+        return self.pending[0][0] if self.pending else self.next_index
+
+    def resume_after_crash(self, index: int, max_crashes: int | None) -> bool:
+        """Count a crash blamed on ``index``; the calls after it go again to a fresh worker
+        (they were lost with this one) unless ``max_crashes`` is reached (False)."""
+        self.crashes += 1
+        if max_crashes is not None and self.crashes >= max_crashes:
+            return False
+        self.next_index = index + 1
+        self.pending.clear()
+        return True
