@@ -4,7 +4,8 @@
             CPU time (:class:`autograder.sandbox.host.Sandbox`, :class:`~.host.Submission`).
 ``guest/``  beside student code: the zygote (fork server), the worker, and the confinement
             they apply to themselves. It imports only the standard library, numpy,
-            :mod:`autograder.spec` and the shared modules below, never grader code.
+            :mod:`autograder.spec` and the shared modules below, never grader code
+            (``tests/test_boundary.py`` holds it to that).
 
 Shared plain pieces both halves read: :mod:`.wire` (frames and ``.npy`` validation),
 :mod:`.channel` (frames over a file descriptor), :mod:`.protocol` (what requests carry),
