@@ -147,7 +147,7 @@ def demo(as_json: bool) -> None:
     """Grade the bundled example submissions of every assignment (no arguments needed)."""
     from .grade import grade
     from .report import points, to_json
-    from .run import Sandbox
+    from .sandbox.host import Sandbox
 
     examples = project.root() / "solutions" / "examples"
     if not examples.is_dir():
@@ -292,7 +292,7 @@ def selftest(assignment: str, verbose: bool) -> None:
     Exits 0 only if every check holds.
     """
     from . import selftest as suite
-    from .run import Sandbox
+    from .sandbox.host import Sandbox
 
     counts: dict[str, list[int]] = {}
 

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .sandbox.values import NDARRAY
 from .spec import Tol
 
-NDARRAY = "numpy.ndarray"
 #: Dtypes of real numbers, converted to float64 like the worker does (words for the feedback).
 _FLOAT_DTYPES = {"float16", "float32", "float64", "float96", "float128", "longdouble"}
 _INT_DTYPES = {f"{sign}int{bits}" for sign in ("", "u") for bits in (8, 16, 32, 64)}

@@ -27,7 +27,7 @@ from .spec import Part, Tol
 if TYPE_CHECKING:
     from .cases import Case
     from .load import Cell
-    from .run import CallResult, CellFailure, LoadResult
+    from .sandbox.host import CallResult, CellFailure, LoadResult
 
 #: "Is this the known wrong answer?" is judged like "is this the right answer?": with the
 #: tolerance policy, so a mistake made in float32 arithmetic is still named.
@@ -299,7 +299,7 @@ def _raised(call: CallResult, *, public: bool) -> tuple[str, str]:
 
 def blocked_import(err: dict | None) -> bool:
     """Whether an error is the import blocker refusing an autograd library
-    (:class:`autograder.isolation.ImportBlocker`: an ImportError "... is not allowed ...")."""
+    (:class:`autograder.sandbox.guest.imports.ImportBlocker`: an ImportError "... is not allowed ...")."""
     return bool(err) and err.get("type") in ("ImportError", "ModuleNotFoundError") \
         and "is not allowed" in err.get("message", "")
 

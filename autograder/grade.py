@@ -18,12 +18,12 @@ import numpy as np
 
 from . import diagnose, project, score, shrink, trivial
 from .cases import Case, generate, group_part, groups, is_edge
-from .isolation import Limits
+from .sandbox.policy import Limits
 from .judge import Judged, judge_group
 from .load import SubmissionError, load_source
 from .oracle import Oracles
 from .report import Report, part_result, unloadable, write_figures
-from .run import CallResult, Request, Sandbox, Submission
+from .sandbox.host import CallResult, Request, Sandbox, Submission
 from .scan import scan_imports
 from .spec import Part
 

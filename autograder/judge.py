@@ -27,7 +27,7 @@ from .spec import BUDGET_FLOOR, Assignment, Part
 if TYPE_CHECKING:
     from .cases import Case
     from .grade import Grader
-    from .run import CallResult
+    from .sandbox.host import CallResult
 
 
 @dataclass

@@ -15,8 +15,8 @@ import numpy as np
 
 from .cases import Case
 from .compare import rel_error, within
+from .sandbox.values import split_return
 from .spec import Assignment, Part, Tol
-from .worker import flatten_return
 
 
 class OracleDisagreement(Exception):
@@ -30,7 +30,7 @@ def call_model(module: ModuleType, assignment: Assignment, function: str, inputs
     if fn.prepare:
         kwargs = fn.prepare(kwargs)
     value = getattr(module, function)(*[kwargs[a] for a in fn.args])
-    arrays, _types, problems = flatten_return(value, fn.returns.to_plain())
+    arrays, _types, problems = split_return(value, fn.returns.kind, fn.returns.names)
     if problems:
         raise OracleDisagreement(f"{module.__name__}.{function} returned a malformed value: {problems}")
     return arrays

@@ -1,8 +1,8 @@
 """The static scan of a submission's source for autograd imports, before anything runs.
 
-A submission that imports an autograd library (:data:`autograder.isolation.FORBIDDEN_MODULES`)
+A submission that imports an autograd library (:data:`autograder.sandbox.policy.FORBIDDEN_MODULES`)
 is refused as `forbidden_import` without being run. The worker refuses the same imports at run time
-(:class:`autograder.isolation.ImportBlocker`); this scan names them first, in the student's
+(:class:`autograder.sandbox.guest.imports.ImportBlocker`); this scan names them first, in the student's
 terms, including imports in functions that are never called.
 """
 from __future__ import annotations
@@ -12,7 +12,7 @@ import io
 import tokenize
 from typing import Iterable
 
-from .isolation import FORBIDDEN_MODULES
+from .sandbox.policy import FORBIDDEN_MODULES
 from .load import split_cells
 
 

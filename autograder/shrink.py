@@ -18,7 +18,7 @@ from .spec import Cases, Part
 
 if TYPE_CHECKING:
     from .grade import Grader
-    from .run import CallResult, Submission
+    from .sandbox.host import CallResult, Submission
 
 SHRINK_CALLS = 32  #: extra student calls a group of parts may spend looking for smallest failing cases
 SHRINK_WAVE = 2  #: shrink candidates sent to the worker at once (a wider wave wastes calls after a hit)

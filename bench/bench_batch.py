@@ -71,8 +71,8 @@ def in_process_floor(grader, n: int) -> float:
     from autograder import project
     from autograder.cases import groups
     from autograder.judge import judge
-    from autograder.run import CallResult
-    from autograder.worker import flatten_return
+    from autograder.sandbox.host import CallResult
+    from autograder.sandbox.values import split_return
 
     spec = grader.spec
     ref = project.load_reference(spec)
@@ -90,7 +90,7 @@ def in_process_floor(grader, n: int) -> float:
                           (v.copy() if hasattr(v, "copy") else v)) for k, v in case.inputs.items()}
             kwargs = fn.prepare(inputs) if fn.prepare else inputs
             value = getattr(ref, fn.name)(*[kwargs[a] for a in fn.args])
-            arrays, types, problems = flatten_return(value, fn.returns.to_plain())
+            arrays, types, problems = split_return(value, fn.returns.kind, fn.returns.names)
             call = CallResult("ok", outputs=arrays, types=types, problems=problems)
             for p in parts:
                 judge(spec, p, case, call, expected, public=False)

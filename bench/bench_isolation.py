@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from autograder.run import Sandbox, Submission  # noqa: E402  (zygote first: before any secret)
+from autograder.sandbox.host import Sandbox, Submission  # noqa: E402  (zygote first: before any secret)
 
 
 def main() -> None:
@@ -33,7 +33,7 @@ def main() -> None:
         from autograder.cases import groups
         from autograder.grade import Grader
 
-        grader = Grader(opts.assignment, mode="grade")  # the cases grading uses (loads torch, after the zygote)
+        grader = Grader(opts.assignment, mode="grade", shared=True)  # the cases grading uses (loads torch, after the zygote)
         spec, ref = grader.spec, grader.oracles.reference
         source = project.solution_path(opts.assignment).read_text()
         calls = [(spec.function(parts[0].function), case.inputs)

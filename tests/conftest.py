@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from autograder.grade import grade
-from autograder.run import Sandbox
+from autograder.sandbox.host import Sandbox
 
 
 @pytest.fixture(scope="session")

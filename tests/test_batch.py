@@ -271,7 +271,7 @@ def test_each_slot_preforks_its_next_worker_and_close_leaves_nothing(tmp_path):
     make_batch(tmp_path / "in", 6, seed=4)
     with Pool("mse_two_layer", workers=2) as own:
         run_batch("mse_two_layer", tmp_path / "in", out=tmp_path / "out", pool=own, progress=False)
-        zygotes = [box._zygote.pid for box in own.sandboxes]
+        zygotes = [box.launcher.zygote.pid for box in own.sandboxes]
         uids = {box.uid for box in own.sandboxes} - {None}
         spares = [child_pids(z) for z in zygotes]
         assert all(len(kids) == 1 for kids in spares), spares
@@ -293,11 +293,11 @@ def test_a_grader_process_that_dies_leaves_no_worker_behind(tmp_path):
     with Pool("mse_two_layer", workers=2) as own:
         run_batch("mse_two_layer", tmp_path / "in", out=tmp_path / "out", pool=own, progress=False)
         box = own.sandboxes[0]
-        (spare,) = child_pids(box._zygote.pid)
+        (spare,) = child_pids(box.launcher.zygote.pid)
         os.kill(own.slots[0].pid, signal.SIGKILL)
-        box._zygote.wait(timeout=10)
+        box.launcher.zygote.wait(timeout=10)
         assert not Path(f"/proc/{spare}").exists()
-        assert len(child_pids(own.sandboxes[1]._zygote.pid)) == 1  # the other slot's spare is untouched
+        assert len(child_pids(own.sandboxes[1].launcher.zygote.pid)) == 1  # the other slot's spare is untouched
 
 
 def _pids_of(uids: set[int]) -> list[int]:

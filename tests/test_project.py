@@ -36,7 +36,7 @@ def test_the_student_quick_start_is_the_recipe_bpgrade_handout_prints():
 def test_engine_names_no_assignment():
     ids = project.assignment_ids()
     assert len(ids) >= 3
-    for path in (ROOT / "autograder").glob("*.py"):
+    for path in (ROOT / "autograder").rglob("*.py"):
         text = path.read_text()
         for aid in ids:
             assert aid not in text, f"{path.name} mentions assignment {aid!r}"

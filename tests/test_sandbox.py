@@ -16,9 +16,14 @@ import time
 import numpy as np
 import pytest
 
-from autograder import isolation, project, transport
-from autograder.run import Sandbox, Submission, _call_result, _cpu_seconds
-from autograder.transport import INPUT_DTYPES, REPLY_DTYPES, Channel, TransportError
+from autograder import project
+from autograder.sandbox import channel, wire
+from autograder.sandbox.channel import Channel
+from autograder.sandbox.guest import landlock, seccomp
+from autograder.sandbox.host import Sandbox, Submission
+from autograder.sandbox.host.cputime import cpu_seconds
+from autograder.sandbox.host.replies import call_result
+from autograder.sandbox.wire import INPUT_DTYPES, REPLY_DTYPES, TransportError
 from tests.helpers import child_pids
 
 A = "logistic_regression"
@@ -96,16 +101,16 @@ class Evil:
         "code_in_header", "deep_nesting", "bad_magic", "raw_pickle"])
 def test_transport_rejects_hostile_arrays(blob, why):
     with pytest.raises(TransportError, match=why):
-        transport.decode(frame([("out.x", blob)]), REPLY_DTYPES)
+        wire.decode(frame([("out.x", blob)]), REPLY_DTYPES)
     assert not os.path.exists("/tmp/bpgrade-test-unpickled")
 
 
 def test_transport_rejects_bad_frames_and_caps_sizes():
     for bad in (b"", struct.pack("<I", 10**9), struct.pack("<I", 4) + b"[1]",
                 frame([("a", npy(np.zeros(1)))] * 2), frame([]) + b"junk",
-                frame([(f"a{i}", npy(np.zeros(1))) for i in range(transport.MAX_ARRAYS + 1)])):
+                frame([(f"a{i}", npy(np.zeros(1))) for i in range(wire.MAX_ARRAYS + 1)])):
         with pytest.raises(TransportError):
-            transport.decode(bad, REPLY_DTYPES)
+            wire.decode(bad, REPLY_DTYPES)
     a, b = socket.socketpair()
     try:
         ch = Channel(a.fileno(), REPLY_DTYPES, nonblocking=True)
@@ -117,7 +122,7 @@ def test_transport_rejects_bad_frames_and_caps_sizes():
             ch.recv(timeout=1, max_bytes=1 << 20)
         b.sendall(struct.pack("<Q", 100) + b"\0" * 10)  # slow / truncated: the deadline holds
         t = time.monotonic()
-        with pytest.raises(transport.Timeout):
+        with pytest.raises(channel.Timeout):
             ch.recv(timeout=0.3)
         assert time.monotonic() - t < 2
     finally:
@@ -130,7 +135,7 @@ def test_transport_send_has_a_deadline_when_the_peer_stops_reading():
     try:
         ch = Channel(a.fileno(), INPUT_DTYPES, nonblocking=True)
         t = time.monotonic()
-        with pytest.raises(transport.Timeout):
+        with pytest.raises(channel.Timeout):
             ch.send({"op": "call"}, {"x": np.zeros(8 << 20)}, timeout=0.5)
         assert time.monotonic() - t < 3
     finally:
@@ -143,9 +148,9 @@ def test_subclass_and_plain_roundtrip():
         def __eq__(self, other):
             return True
 
-    data = transport.encode({"x": 1}, {"out.a": np.arange(6.0).reshape(2, 3).view(Liar),
+    data = wire.encode({"x": 1}, {"out.a": np.arange(6.0).reshape(2, 3).view(Liar),
                                         "out.f": np.asfortranarray(np.ones((2, 3)))})
-    header, arrays = transport.decode(data, REPLY_DTYPES)
+    header, arrays = wire.decode(data, REPLY_DTYPES)
     assert header["x"] == 1
     for arr in arrays.values():
         assert type(arr) is np.ndarray and arr.dtype == np.float64 and arr.flags.c_contiguous and arr.flags.writeable
@@ -156,14 +161,14 @@ def test_reply_fields_are_sanitised():
                "problems": {"s": {"nested": 1}, 3: "x"}, "warnings": ["overflow", 7, "rm -rf"],
                "mutated": ["X", "not_an_input"], "stdout": "\x1b[2Jhi\udcff\x00" + "y" * 100000,
                "error": {"type": ["TypeError"], "message": 5}}
-    result = _call_result(hostile, {"out.s": np.zeros(2), "out.t": np.zeros(1, dtype=np.float64)}, 0.1, 0.1,
+    result = call_result(hostile, {"out.s": np.zeros(2), "out.t": np.zeros(1, dtype=np.float64)}, 0.1, 0.1,
                           inputs={"X"})
     assert result.types == {"s": {"type": ""}, "t": {"type": "numpy.ndarray", "dtype": "float64", "shape": [1]}}
     assert result.warnings == ["overflow"] and result.mutated == ["X"]
     assert "\x1b" not in result.stdout and "\x00" not in result.stdout and len(result.stdout) < 17000
     result.stdout.encode("utf-8")
     assert result.error == {"type": "", "message": "", "traceback": ""}
-    assert _call_result({"status": "pwned"}, {}, 0, 0).status == "crashed"
+    assert call_result({"status": "pwned"}, {}, 0, 0).status == "crashed"
 
 
 # ================================================================ confinement
@@ -260,7 +265,7 @@ def test_grader_environment_and_cmdline_hold_no_secret(monkeypatch):
     secret = "4242" * 16
     monkeypatch.setenv("BPGRADE_HIDDEN_SECRET", secret)
     with Sandbox() as box:
-        zygote = box._zygote.pid
+        zygote = box.launcher.zygote.pid
         with open(f"/proc/{zygote}/environ", "rb") as fh:
             assert secret.encode() not in fh.read()
         with open(f"/proc/{zygote}/cmdline", "rb") as fh:
@@ -306,7 +311,7 @@ RESULT["ifaces"] = len(open("/proc/net/dev").read().splitlines()[2:])
 @pytest.mark.slow
 @needs_root
 def test_landlock_path_hides_secrets_without_namespaces(tmp_path):
-    if isolation.landlock_abi() < 1:
+    if landlock.landlock_abi() < 1:
         pytest.skip("no Landlock in this kernel")
     secret = tmp_path / "other_submissions"
     secret.mkdir()
@@ -336,9 +341,9 @@ RESULT["mine"] = open("mine.txt").read()
 
 
 def test_seccomp_program_is_well_formed():
-    for machine in isolation.SYSCALLS:
+    for machine in seccomp.SYSCALLS:
         for allow in (False, True):
-            prog = isolation.seccomp_program(allow_processes=allow, machine=machine)
+            prog = seccomp.seccomp_program(allow_processes=allow, machine=machine)
             assert len(prog) % 8 == 0 and 0 < len(prog) // 8 < 256
             # every jump lands inside the program
             ins = [struct.unpack("<HBBI", prog[i:i + 8]) for i in range(0, len(prog), 8)]
@@ -346,7 +351,7 @@ def test_seccomp_program_is_well_formed():
                 if code & 0x07 == 0x05:
                     assert pc + 1 + max(jt, jf) < len(ins)
             assert ins[-1][0] == 0x06
-    assert isolation.seccomp_program(allow_processes=False, machine="sparc") is None
+    assert seccomp.seccomp_program(allow_processes=False, machine="sparc") is None
 
 
 # ================================================================ timeouts, orphans, leaks
@@ -390,13 +395,13 @@ def test_timeout_kills_process_group_and_sweeps_double_forked_orphans():
                             {"kind": "single", "outs": [["p", False]]}, 0.5)
             assert call.status == "timeout"
             assert not _alive(daemon) and not _alive(worker)
-            assert child_pids(box._zygote.pid) == []
+            assert child_pids(box.launcher.zygote.pid) == []
             call = sub.call("sigmoid", {"z": np.zeros(3)}, {"kind": "single", "outs": [["s", False]]}, 5)
             assert call.status == "ok" and sub.restarts == 1  # resumed in a fresh worker
             daemon2 = int(call.outputs["s"][0])
         box.sync()  # closing the submission does not wait for the zygote's reap
         assert not _alive(daemon2)
-        assert child_pids(box._zygote.pid) == []
+        assert child_pids(box.launcher.zygote.pid) == []
 
 
 @pytest.mark.skipif(not LINUX, reason="zygote (fork server)")
@@ -406,11 +411,11 @@ def test_a_closed_submissions_worker_is_reaped_before_the_next_one_starts():
     next worker, and closing the sandbox waits for it too."""
     with Sandbox() as box:
         first = _worker_pid(box)
-        assert len(box._unread) == 1  # the reap was sent, its reply not waited for
+        assert len(box.launcher._unread) == 1  # the reap was sent, its reply not waited for
         second = _worker_pid(box)  # forking it read the first reap's reply first
-        assert not _alive(first) and first not in child_pids(box._zygote.pid)
-        assert len(box._unread) == 1 and second != first
-        zygote = box._zygote
+        assert not _alive(first) and first not in child_pids(box.launcher.zygote.pid)
+        assert len(box.launcher._unread) == 1 and second != first
+        zygote = box.launcher.zygote
     assert zygote.returncode == 0  # closing read the last reply: the zygote exited cleanly
     assert not _alive(second)
 
@@ -421,15 +426,15 @@ def test_prefork_spare_is_forked_after_the_reap_and_serves_the_next_submission()
     it once the closed one and every process of its uid are gone (never two workers at
     once), the next submission runs in it, and closing the sandbox kills the last spare."""
     with Sandbox(prefork=True) as box:
-        zygote = box._zygote
+        zygote = box.launcher.zygote
         first = _worker_pid(box)
-        assert box._spare is not None and len(box._unread) == 2  # the reap, then the spare's fork
+        assert box.launcher._spare is not None and len(box.launcher._unread) == 2  # the reap, then the spare's fork
         box.sync()
-        spare = box._spare.reply["reply"]["pid"]
+        spare = box.launcher._spare.reply["reply"]["pid"]
         assert not _alive(first) and child_pids(zygote.pid) == [spare]  # forked after the reap
         assert _worker_pid(box) == spare  # the next submission ran in the spare
         box.sync()
-        last_spare = box._spare.reply["reply"]["pid"]
+        last_spare = box.launcher._spare.reply["reply"]["pid"]
         assert _alive(last_spare) and not _alive(spare)
     assert zygote.returncode == 0 and not _alive(last_spare)
 
@@ -442,31 +447,31 @@ def test_a_spare_forked_for_another_assignment_is_reaped_not_used():
         with Submission(box, "x = 1\n", lr) as sub:
             assert sub.load().status == "loaded"
         box.sync()
-        spare = box._spare.reply["reply"]["pid"]
+        spare = box.launcher._spare.reply["reply"]["pid"]
         with Submission(box, "import numpy as np\ndef softmax(Z):\n    return np.ones_like(Z)\n", other) as sub:
             assert sub.load().status == "loaded" and sub.worker.pid != spare
             call = sub.call("softmax", {"Z": np.zeros((2, 3))}, {"kind": "single", "outs": [["P", False]]}, 5)
             assert call.status == "ok" and call.outputs["P"].shape == (2, 3)
-            assert not _alive(spare) and child_pids(box._zygote.pid) == [sub.worker.pid]
+            assert not _alive(spare) and child_pids(box.launcher.zygote.pid) == [sub.worker.pid]
 
 
 @pytest.mark.skipif(not LINUX, reason="zygote (fork server)")
 def test_no_spare_beside_a_live_worker_and_none_without_the_batchs_inputs():
     """A spare is never forked while a worker of the sandbox lives (a second Submission
     closed meanwhile), and one forked before new inputs were preloaded is reaped, not used."""
-    from autograder.run import Request
+    from autograder.sandbox.host import Request
 
     with Sandbox(prefork=True) as box:
         with Submission(box, "x = 1\n", ASSIGNMENT_FILE) as sub:
             assert sub.load().status == "loaded"
             Submission(box, "x = 2\n", ASSIGNMENT_FILE).close()
-            assert box._spare is None
+            assert box.launcher._spare is None
         box.sync()
-        spare = box._spare.reply["reply"]["pid"]
+        spare = box.launcher._spare.reply["reply"]["pid"]
         request = Request.of({"z": np.arange(3.0)})
         box.preload([request])
         box.sync()
-        assert box._spare is None and not _alive(spare)
+        assert box.launcher._spare is None and not _alive(spare)
         src = "import numpy as np\ndef sigmoid(z):\n    return z + 1.0\n"
         with Submission(box, src, ASSIGNMENT_FILE) as sub:
             call = sub.call("sigmoid", request, {"kind": "single", "outs": [["s", False]]}, 5)
@@ -481,7 +486,7 @@ def test_zygote_kills_its_workers_when_the_grader_goes_away():
     box = Sandbox()
     wp = box.start(ASSIGNMENT_FILE)
     assert _alive(wp.pid)
-    zygote = box._zygote
+    zygote = box.launcher.zygote
     box.close()  # without killing the worker first
     assert zygote.returncode == 0 and not _alive(wp.pid)
 
@@ -521,11 +526,11 @@ def test_no_leaks_across_many_workers():
         for _ in range(5):
             one()
         box.sync()
-        before = (_fds("self"), _fds(box._zygote.pid), len(child_pids(box._zygote.pid)), len(os.listdir(box.tmp)))
+        before = (_fds("self"), _fds(box.launcher.zygote.pid), len(child_pids(box.launcher.zygote.pid)), len(os.listdir(box.tmp)))
         for _ in range(150):
             one()
         box.sync()
-        after = (_fds("self"), _fds(box._zygote.pid), len(child_pids(box._zygote.pid)), len(os.listdir(box.tmp)))
+        after = (_fds("self"), _fds(box.launcher.zygote.pid), len(child_pids(box.launcher.zygote.pid)), len(os.listdir(box.tmp)))
         assert after == before and after[2:] == (0, 0)
         tmp = box.tmp
     assert not tmp.exists()
@@ -536,7 +541,7 @@ def test_preloaded_inputs_go_by_ref_and_every_call_gets_fresh_copies(monkeypatch
     """A case the zygote holds is sent as its ref alone, and each call gets copies. A worker
     that digs the zygote's frozen originals out of its stack and overwrites them spoils only
     its own later calls (it is a fork: its memory is its own); the next worker sees the truth."""
-    from autograder.run import Request
+    from autograder.sandbox.host import Request
 
     vandal = textwrap.dedent("""
         import sys
@@ -749,7 +754,7 @@ def test_cpu_is_measured_by_the_grader_and_includes_threads(sandbox):
     assert busy.status == idle.status == "ok"
     assert busy.cpu >= 0.28, busy.cpu  # both threads' time, not the main thread's
     assert idle.wall >= 0.4 and idle.cpu < 0.1, (idle.wall, idle.cpu)
-    assert _cpu_seconds(os.getpid()) > 0
+    assert cpu_seconds(os.getpid()) > 0
 
 
 @pytest.mark.skipif(not LINUX, reason="Linux prctl")

@@ -22,7 +22,7 @@ from autograder.gradescope import autograder_zip as gradescope, plugin as otter_
 from autograder.grade import Grader, grade, source_sha256
 from autograder.load import without_checker
 from autograder.report import to_json
-from autograder.run import Sandbox
+from autograder.sandbox.host import Sandbox
 from autograder.batch.submissions import Item, Student
 from tests.test_sandbox import needs_root, probe
 
@@ -127,7 +127,7 @@ def test_the_secret_never_reaches_the_zygote_or_a_worker(monkeypatch):
     assert grader._key.hex() == key
     with Sandbox() as box:
         for what in ("cmdline", "environ"):
-            with open(f"/proc/{box._zygote.pid}/{what}", "rb") as fh:
+            with open(f"/proc/{box.launcher.zygote.pid}/{what}", "rb") as fh:
                 data = fh.read()
             assert secret.encode() not in data and key.encode() not in data and b"HIDDEN" not in data
         # the worker looks for the secret and the key without being given them: by the sha256 of

@@ -14,7 +14,8 @@ import tempfile
 import nbformat
 import pytest
 
-from autograder import isolation, load
+from autograder import load
+from autograder.sandbox.guest import mounts
 from autograder.grade import Grader
 from autograder.load import MAX_SOURCE_BYTES, split_cells
 from tests.helpers import part_of, reference_source
@@ -210,17 +211,17 @@ def test_an_unreadable_home_above_the_interpreter_is_bridged_not_opened():
         os.makedirs(python)
         os.makedirs(os.path.join(home, ".ssh"))
         os.chmod(home, stat.S_IRWXU)
-        bridges = isolation.bridge_paths([python, os.path.join(python, "lib"), top], uid=61999)
+        bridges = mounts.bridge_paths([python, os.path.join(python, "lib"), top], uid=61999)
         assert bridges == {home: [python]}  # the way to the interpreter; the .ssh beside it is not
         os.chmod(home, 0o755)
-        assert isolation.bridge_paths([python], uid=61999) == {}
+        assert mounts.bridge_paths([python], uid=61999) == {}
     finally:
         shutil.rmtree(top)
 
 
 def test_the_worker_sees_the_interpreter_but_not_the_home_around_it(sandbox):
     prefix = os.path.realpath(sys.base_prefix)
-    home = next((p for p in _ancestors(prefix) if not isolation.traversable(p, 61999)), None)
+    home = next((p for p in _ancestors(prefix) if not mounts.traversable(p, 61999)), None)
     if os.geteuid() != 0 or home is None:
         pytest.skip("needs root and a Python installed under a directory other users cannot pass")
     result, protections = probe(sandbox, f"""
@@ -248,7 +249,7 @@ def _ancestors(path: str) -> list[str]:
 
 def test_autograd_libraries_stay_out_of_reach_when_the_blocker_is_removed(sandbox):
     """The interpreter is readable, the autograd libraries are not: hidden like secrets."""
-    torch_dirs = [p for p in isolation.forbidden_paths() if os.path.basename(p) == "torch"]
+    torch_dirs = [p for p in mounts.forbidden_paths() if os.path.basename(p) == "torch"]
     if not torch_dirs:
         pytest.skip("torch is not installed here")
     result, _ = probe(sandbox, f"""

@@ -101,7 +101,7 @@ class ForkedSlot:
             except ChildProcessError:
                 return ""
             if pid:
-                from ..run import describe_exit
+                from ..sandbox.protocol import describe_exit
 
                 return describe_exit(os.waitstatus_to_exitcode(status), who="grader process")
             if time.monotonic() > deadline:
@@ -111,11 +111,11 @@ class ForkedSlot:
 
 
 def _forked_grader(local: LocalSlot, sock: socket.socket, others: list[ForkedSlot], boxes: list) -> None:
-    from .. import isolation
+    from ..sandbox.libc import PR_SET_PDEATHSIG, libc
     from ..oracle import OracleDisagreement
 
     if sys.platform.startswith("linux"):
-        isolation._libc().prctl(isolation.PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        libc().prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the pool owner's to handle
     for other in others:  # the grader processes forked before us: their sockets are not ours
         other.sock.close()

@@ -45,7 +45,7 @@ class Pool:
                  shared: bool = False, base: Path | None = None, limits=None, version: str | None = None,
                  processes: bool | None = None, submission_timeout: float | None = None):
         from ..grade import Grader
-        from ..isolation import Limits
+        from ..sandbox.policy import Limits
 
         self.assignment, self.seed, self.shared, self.base = assignment, seed, shared, base
         self.workers = max(1, workers or os.cpu_count() or 1)
@@ -181,8 +181,8 @@ class Pool:
 
 def start_sandboxes(n: int, limits) -> list:
     """N sandboxes, started from the calling thread (their zygotes start in parallel). Each
-    pre-forks the next submission's worker (see :class:`autograder.run.Sandbox`)."""
-    from ..run import Sandbox
+    pre-forks the next submission's worker (see :class:`autograder.sandbox.host.Sandbox`)."""
+    from ..sandbox.host import Sandbox
 
     boxes = []
     try:
@@ -246,7 +246,7 @@ class LocalSlot:
         return grader_error(self.version, self.grader.spec.max_score, error)
 
     def _replace_box(self) -> None:
-        from ..run import Sandbox
+        from ..sandbox.host import Sandbox
 
         try:
             self.box.close()

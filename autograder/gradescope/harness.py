@@ -152,7 +152,7 @@ def grade_submission(source, options: dict, ag_dir: Path, student: str = "") -> 
     """(results.json, text report for the instructor's log) for ``source`` (or the error
     :func:`read_source` returned), graded with the bundle under ``ag_dir/source``."""
     from ..grade import Grader
-    from ..run import Sandbox
+    from ..sandbox.host import Sandbox
 
     base = (Path(ag_dir) / "source" / options.get("bundle", "bpgrade")).resolve()
     visibility = options.get("visibility", "visible")

@@ -1,6 +1,6 @@
 """The sandbox of a student's local check, on whatever machine the student has.
 
-Grading always runs in the full Linux sandbox (:class:`autograder.run.Sandbox`) and fails loudly
+Grading always runs in the full Linux sandbox (:class:`autograder.sandbox.host.Sandbox`) and fails loudly
 without it. A local check runs the student's own code on the student's own machine against
 public cases, with no secret anywhere: where the Linux sandbox is missing (macOS, Windows) or
 cannot start (a container that refuses namespaces: some Colab runtimes, JupyterHub pods), it
@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import sys
 
-from ..run import Sandbox, Submission, default_isolation
-from ..transport import Timeout, TransportError
+from ..sandbox.host import Sandbox, Submission, default_isolation
+from ..sandbox.channel import Timeout
+from ..sandbox.wire import TransportError
 
 #: the platform names students know
 PLATFORMS = {"darwin": "macOS", "win32": "Windows"}

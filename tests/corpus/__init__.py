@@ -173,7 +173,7 @@ class GraderPool:
         if assignment != self.assignment:
             self.close()
             from autograder.grade import Grader
-            from autograder.run import Sandbox
+            from autograder.sandbox.host import Sandbox
 
             self.sandbox = Sandbox()
             self.grader = Grader(assignment, mode="grade")

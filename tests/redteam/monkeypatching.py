@@ -1,6 +1,6 @@
 """Category: monkeypatching. Attack: make every comparison succeed by patching numpy
 (allclose, isclose, array_equal, testing.*), builtins (abs, isinstance, max), json/pickle, and
-the worker's own code (to_float64, flatten_return, Channel.send) so whatever crosses back says
+the worker's own code (to_float64, split_return, Channel.send) so whatever crosses back says
 "correct". The comparison lives in the grader, so none of it reaches a verdict."""
 import builtins
 import json
@@ -24,9 +24,9 @@ for name, module in list(sys.modules.items()):
         for attr in ("allclose", "compare", "judge", "part_score"):
             if hasattr(module, attr):
                 setattr(module, attr, lambda *a, **k: True)
-worker = sys.modules.get("autograder.worker")
-if worker is not None:
-    worker.to_float64 = lambda value: np.ones(np.shape(value) or (1,))
+values = sys.modules.get("autograder.sandbox.values")
+if values is not None:
+    values.to_float64 = lambda value: np.ones(np.shape(value) or (1,))
 
 
 def sigmoid(z):

@@ -1,16 +1,17 @@
-"""The fork server: ``python -m autograder.zygote --ctrl FD``.
+"""The fork server: ``python -m autograder.sandbox.guest.zygote --ctrl FD``.
 
-Started as a fresh interpreter by :class:`autograder.run.Sandbox`, so its memory holds numpy and
-this package's worker code and nothing else: no torch, no reference solution, no seed, no
-expected output; at most the inputs of the cases its workers are sent anyway (preloaded).
+Started as a fresh interpreter by the grader (:class:`autograder.sandbox.host.launch.ZygoteLauncher`),
+so its memory holds numpy and the guest's code and nothing else: no torch, no reference
+solution, no seed, no expected output; at most the inputs of the cases its workers are sent
+anyway (preloaded).
 It forks one worker per request (receiving the worker's socket over the control socket), and
 on request kills and reaps it, sweeping every process of the sandbox uid and any orphan
 re-parented to it (it is their subreaper).
 
 Control messages are JSON datagrams on a SOCK_SEQPACKET socket:
 ``{"op": "ping"}``, ``{"op": "fork", "workdir", "assignment_file"[, "assignment_source"]}`` + 1 fd,
-``{"op": "reap", "pid"}``, ``{"op": "preload"}`` + 1 fd (a batch's case inputs as transport
-frames on that fd, until it closes: see :meth:`autograder.run.Sandbox.preload`).
+``{"op": "reap", "pid"}``, ``{"op": "preload"}`` + 1 fd (a batch's case inputs as wire
+frames on that fd, until it closes: see :meth:`autograder.sandbox.host.Sandbox.preload`).
 """
 from __future__ import annotations
 
@@ -21,15 +22,20 @@ import os
 import signal
 import socket
 
-from . import isolation, worker
-from .run import describe_exit
-from .transport import INPUT_DTYPES, Channel, Closed, TransportError
-
-PR_SET_CHILD_SUBREAPER = 36
+from ..channel import Channel, Closed
+from ..libc import PR_SET_CHILD_SUBREAPER, libc, set_undumpable
+from ..policy import Confinement, Limits
+from ..protocol import describe_exit, split_arrays
+from ..wire import INPUT_DTYPES, TransportError
+from . import worker
+from .confine import enter_namespaces
+from .imports import block_imports, preimport
+from .mounts import hidden_paths, mount_workdir, unmount_workdir
+from .seccomp import seccomp_program
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m autograder.zygote")
+    parser = argparse.ArgumentParser(prog="python -m autograder.sandbox.guest.zygote")
     parser.add_argument("--ctrl", type=int, required=True)
     parser.add_argument("--uid", type=int, default=-1)
     parser.add_argument("--limits", default="{}")
@@ -38,23 +44,22 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--preimport", default="", help="modules to import for every worker, comma-separated")
     opts = parser.parse_args(argv)
     uid = opts.uid if opts.uid >= 0 else None
-    limits = isolation.Limits(**json.loads(opts.limits))
-    confinement = isolation.Confinement.from_plain(json.loads(opts.confinement))
+    limits = Limits(**json.loads(opts.limits))
+    confinement = Confinement.from_plain(json.loads(opts.confinement))
     ctrl = socket.socket(fileno=opts.ctrl)
 
-    isolation.preimport(tuple(name for name in opts.preimport.split(",") if name))
+    preimport(tuple(name for name in opts.preimport.split(",") if name))
     worker.warm_up()
-    libc = isolation._libc()
-    libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    libc().prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     # no PR_SET_PDEATHSIG: it fires when the *thread* that started us exits, and sandboxes may be
     # made from short-lived threads; we exit when the grader's end of --ctrl closes instead
-    isolation.set_undumpable()
+    set_undumpable()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # the namespaces every worker inherits: entered once here instead of once per worker
-    secrets = isolation.hidden_paths(opts.workroot, confinement) if confinement.filesystem != "none" else []
-    namespaces = isolation.enter_namespaces(workdir=opts.workroot, confinement=confinement, secrets=secrets, uid=uid)
+    secrets = hidden_paths(opts.workroot, confinement) if confinement.filesystem != "none" else []
+    namespaces = enter_namespaces(workdir=opts.workroot, confinement=confinement, secrets=secrets, uid=uid)
     if confinement.seccomp:
-        isolation.seccomp_program(allow_processes=confinement.processes)  # cached: built once, here
+        seccomp_program(allow_processes=confinement.processes)  # cached: built once, here
     zygote = Zygote(uid, limits, confinement, secrets, namespaces)
 
     try:
@@ -101,7 +106,7 @@ class Zygote:
     """Forks confined workers and reaps them. In the zygote's mount namespace each worker gets
     a fresh tmpfs as its work dir, unmounted (with everything in it) when it is reaped."""
 
-    def __init__(self, uid: int | None, limits: isolation.Limits, confinement: isolation.Confinement,
+    def __init__(self, uid: int | None, limits: Limits, confinement: Confinement,
                  secrets: list[str], namespaces: tuple[list[str], str]):
         self.uid, self.limits, self.confinement = uid, limits, confinement
         self.secrets, self.namespaces = secrets, namespaces
@@ -111,12 +116,12 @@ class Zygote:
 
     def assignment(self, path: str, source: str | None):
         """The public, numpy-only assignment definition, loaded once per zygote (with the
-        autograd import blocker in place) instead of once per worker: about 25 ms saved per
-        submission. The grader sends its source with the first request for it: the file itself
+        autograd import blocker in place) instead of once per worker (about 25 ms each). The
+        grader sends its source with the first request for it: the file itself
         may be hidden in our mount namespace (only the Python installation and the package are
         sure to show)."""
         if path not in self.assignments:
-            isolation.block_imports()
+            block_imports()
             self.assignments[path] = worker.load_assignment(path, source)
         return self.assignments[path]
 
@@ -131,7 +136,7 @@ class Zygote:
                     msg, arrays = channel.recv()
                 except Closed:
                     return count
-                for case, mine in worker.split_arrays(msg["cases"], arrays):
+                for case, mine in split_arrays(msg["cases"], arrays):
                     self.preloaded[case["ref"]] = worker.Inputs.frozen(case["scalars"], mine)
                     count += 1
         finally:
@@ -146,13 +151,13 @@ class Zygote:
         workdir = req["workdir"]
         mounted = "mount_namespace" in shared
         if mounted:
-            shared = shared + isolation.mount_workdir(workdir=workdir, uid=self.uid, limits=self.limits)
+            shared = shared + mount_workdir(workdir=workdir, uid=self.uid, limits=self.limits)
         gc.freeze()  # the worker's collections then skip everything inherited: no copy-on-write of the heap
         try:
             pid = os.fork()
         except OSError:
             if mounted:
-                isolation.unmount_workdir(workdir)
+                unmount_workdir(workdir)
             raise
         if pid:
             if mounted:
@@ -182,7 +187,7 @@ class Zygote:
                 pass
         _reap_orphans()
         for workdir in self.workdirs.values():
-            isolation.unmount_workdir(workdir)
+            unmount_workdir(workdir)
         self.workdirs.clear()
 
     def reap(self, pid: int) -> str:
@@ -192,7 +197,7 @@ class Zygote:
         status = _reap(pid, None if alone else self.uid)
         workdir = self.workdirs.pop(pid, None)
         if workdir is not None:
-            isolation.unmount_workdir(workdir)
+            unmount_workdir(workdir)
         return status
 
 

@@ -5,8 +5,8 @@ arguments from plain arrays, call the student's function, and send back plain fl
 plus facts (types, warnings, captured output, error text). It never sees an expected value,
 and nothing it says is a verdict: the grader validates and judges every reply itself.
 
-Also runnable as ``python -m autograder.worker --stdio`` (the spawn fallback for platforms
-without a zygote: requests on stdin, replies on stdout).
+Also runnable as ``python -m autograder.sandbox.guest.worker --stdio`` (the spawn fallback for
+platforms without a zygote: requests on stdin, replies on stdout).
 """
 from __future__ import annotations
 
@@ -19,12 +19,16 @@ import traceback
 import types
 from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
-from typing import Iterator
 
 import numpy as np
 
-from . import isolation
-from .transport import INPUT_DTYPES, MAX_REQUEST_HEADER_BYTES, Channel, Closed
+from ..channel import Channel, Closed
+from ..policy import Confinement, Limits
+from ..protocol import pack_arrays, split_arrays, unflatten
+from ..values import split_return
+from ..wire import INPUT_DTYPES, MAX_REQUEST_HEADER_BYTES, Encoded, decode, encode
+from .confine import confine
+from .imports import block_imports, preimport
 
 SUBMISSION_FILE = "<submission>"
 FLUSH_AFTER = 0.05  #: seconds batched replies may be held back (see Session._send_batched)
@@ -50,100 +54,6 @@ class CappedIO(io.StringIO):
         return out + (f"\n... [{self.dropped} more characters not shown]" if self.dropped else "")
 
 
-def unflatten(scalars: dict, arrays: dict[str, np.ndarray]) -> dict:
-    """``{"params.W1": a}`` -> ``{"params": {"W1": a}}``; scalars come from the JSON header."""
-    out: dict = {}
-    for key, value in [*scalars.items(), *arrays.items()]:
-        head, _, rest = key.partition(".")
-        if rest:
-            out.setdefault(head, {})[rest] = value
-        else:
-            out[head] = value
-    return out
-
-
-_DTYPE_NAMES: dict = {}  # str(dtype) costs microseconds; a reply names the same few dtypes
-
-
-def _dtype_name(dtype) -> str:
-    name = _DTYPE_NAMES.get(dtype)
-    if name is None:
-        name = _DTYPE_NAMES[dtype] = str(dtype)
-    return name
-
-
-def describe_type(value) -> dict:
-    info = {"type": type(value).__module__ + "." + type(value).__qualname__}
-    if isinstance(value, np.ndarray):
-        info.update(dtype=_dtype_name(value.dtype), shape=list(value.shape))
-    elif isinstance(value, np.generic):
-        info.update(dtype=_dtype_name(value.dtype), shape=[])
-    return info
-
-
-def to_float64(value) -> np.ndarray | None:
-    """A plain C-contiguous float64 copy of a real numeric value, or None if there is none."""
-    try:
-        arr = np.array(value, dtype=np.float64, copy=True)
-    except (TypeError, ValueError, OverflowError):
-        return None
-    if arr.dtype != np.float64 or type(arr) is not np.ndarray:
-        return None
-    return arr
-
-
-def flatten_return(value, returns: dict) -> tuple[dict, dict, dict]:
-    """Split a return value into named outputs following the declared structure.
-
-    Returns (arrays, types, problems): float64 arrays per output, the type facts the grader
-    uses for its checks (none for a plain float64 ndarray: its array says all), and a
-    structural problem per output that could not be read.
-    """
-    outs = [(name, scalar) for name, scalar in returns["outs"]]
-    kind = returns["kind"]
-    pieces: dict[str, object] = {}
-    problems: dict[str, str] = {}
-    if kind == "single":
-        pieces[outs[0][0]] = value
-    elif kind == "tuple":
-        if not isinstance(value, (tuple, list)):
-            for name, _ in outs:
-                problems[name] = (
-                    f"returned {type(value).__name__}, expected a tuple of {len(outs)} "
-                    f"({', '.join(n for n, _ in outs)})"
-                )
-        elif len(value) != len(outs):
-            for name, _ in outs:
-                problems[name] = f"returned a tuple of {len(value)} items, expected {len(outs)}"
-        else:
-            pieces = {name: v for (name, _), v in zip(outs, value)}
-    else:
-        if not isinstance(value, dict):
-            for name, _ in outs:
-                problems[name] = f"returned {type(value).__name__}, expected a dict"
-        else:
-            for name, _ in outs:
-                if name in value:
-                    pieces[name] = value[name]
-                else:
-                    problems[name] = f"the returned dict has no key {name!r} (keys: {sorted(map(str, value))[:8]})"
-    arrays, types = {}, {}
-    for name, piece in pieces.items():
-        if type(piece) is np.ndarray and piece.dtype == np.float64:  # the usual answer: no facts to send
-            arrays[name] = np.array(piece, copy=True, order="C")
-            continue
-        types[name] = describe_type(piece)
-        if piece is None:
-            problems[name] = "is None (did the function forget to return it?)"
-            continue
-        arr = to_float64(piece)
-        if arr is None:
-            problems[name] = f"is a {types[name]['type']}, which is not a real number or array"
-        else:
-            arrays[name] = arr
-    return arrays, types, problems
-
-
 @dataclass(frozen=True)
 class Inputs:
     """A case's inputs as the zygote holds them for every worker it forks: read-only arrays
@@ -159,22 +69,10 @@ class Inputs:
         return cls(dict(scalars), arrays, {k: (v.shape, v.tobytes()) for k, v in arrays.items()})
 
 
-def split_arrays(entries: list[dict], arrays: dict[str, np.ndarray]) -> Iterator[tuple[dict, dict]]:
-    """Each entry of a ``calls`` or ``preload`` frame with its arrays: the next
-    ``entry["n"]`` of the frame, named ``"i:name"`` (``name`` is kept)."""
-    items = iter(arrays.items())
-    for entry in entries:
-        mine = {}
-        for _ in range(entry.get("n", 0)):
-            name, value = next(items)
-            mine[name.partition(":")[2]] = value
-        yield entry, mine
-
-
 class Session:
     """One loaded submission and its call loop."""
 
-    def __init__(self, channel: Channel, limits: isolation.Limits, assignment,
+    def __init__(self, channel: Channel, limits: Limits, assignment,
                  preloaded: dict[str, Inputs] | None = None):
         self.channel = channel
         self.limits = limits
@@ -253,7 +151,9 @@ class Session:
         try:
             with np.errstate(all="call", call=on_fp_error):
                 value = func(*args)
-            result, types, problems = flatten_return(value, msg["returns"])  # may run a hostile __array__
+            returns = msg["returns"]
+            result, types, problems = split_return(  # may run a hostile __array__
+                value, returns["kind"], [name for name, _ in returns["outs"]])
         except MemoryError:
             return {"status": "memory_limit", "stdout": out.text()}, {}
         except BaseException as exc:  # noqa: BLE001 - SystemExit and KeyboardInterrupt included
@@ -323,10 +223,8 @@ def warm_up(rounds: int = 32) -> None:
     afterwards starts with that work done instead of redoing it on its first calls."""
     from types import SimpleNamespace
 
-    from .transport import Encoded, decode, encode
-
     fn = SimpleNamespace(name="warm", args=("X", "params"), prepare=None)
-    session = Session(None, isolation.Limits(), SimpleNamespace(functions=[fn]))
+    session = Session(None, Limits(), SimpleNamespace(functions=[fn]))
     session.namespace = {"warm": lambda X, params: (X @ params["W"], float(X.sum()))}
     returns = {"kind": "tuple", "outs": [["Y", False], ["s", True]]}
     arrays = {"X": np.ones((4, 3)), "params.W": np.ones((3, 2))}
@@ -334,7 +232,7 @@ def warm_up(rounds: int = 32) -> None:
     session.preloaded = {"held": Inputs.frozen({}, {k: v.copy() for k, v in arrays.items()})}
     calls = [{"seq": i, "scalars": {}, "n": len(case.names)} for i in range(2)] + [{"seq": 2, "case": "held"}]
     frame = encode({"op": "calls", "function": "warm", "returns": returns, "calls": calls},
-                   Encoded.concat([(f"{i}:", case) for i in range(2)]))
+                   pack_arrays([case, case]))
     for _ in range(rounds):
         msg, arrays = decode(frame, INPUT_DTYPES)
         for header, out in session.run_calls(msg, arrays):
@@ -400,21 +298,21 @@ def load_assignment(path: str, source: str | None = None):
     return module.ASSIGNMENT
 
 
-def run(fd: int, *, assignment_file: str, workdir: str, uid: int | None, limits: isolation.Limits,
-        confinement: isolation.Confinement = isolation.Confinement(), assignment=None,
+def run(fd: int, *, assignment_file: str, workdir: str, uid: int | None, limits: Limits,
+        confinement: Confinement = Confinement(), assignment=None,
         secrets: list[str] | None = None, namespaces: tuple[list[str], str] | None = None,
         write_fd: int | None = None, preloaded: dict[str, Inputs] | None = None) -> None:
     """Confine this process, then serve requests on ``fd`` (replies on ``write_fd`` if given,
     else on ``fd`` too) until the grader closes it.
     The zygote passes what it prepared once for all its workers: the ``assignment`` already
-    loaded, the ``secrets`` list, the ``namespaces`` it entered (see :func:`isolation.confine`)
+    loaded, the ``secrets`` list, the ``namespaces`` it entered (see :func:`.confine.confine`)
     and the ``preloaded`` case inputs."""
     if assignment is None:  # (the zygote blocked imports before it loaded the assignment for us:
-        isolation.block_imports()  # scanning sys.modules again would copy its pages, ~1.3 ms)
+        block_imports()  # scanning sys.modules again would copy its pages, ~1.3 ms)
         assignment = load_assignment(assignment_file)  # before file access is dropped
     keep = (fd,) if write_fd is None else (fd, write_fd)
-    active = isolation.confine(workdir=workdir, uid=uid, limits=limits, keep_fds=keep, confinement=confinement,
-                               secrets=secrets, namespaces=namespaces)
+    active = confine(workdir=workdir, uid=uid, limits=limits, keep_fds=keep, confinement=confinement,
+                     secrets=secrets, namespaces=namespaces)
     active.append("import_blocker")
     channel = Channel(fd, INPUT_DTYPES, write_fd=write_fd, max_header=MAX_REQUEST_HEADER_BYTES)
     channel.send({"status": "ready", "protections": active})
@@ -428,14 +326,14 @@ def main(argv: list[str] | None = None) -> None:
     import json
     import os
 
-    parser = argparse.ArgumentParser(prog="python -m autograder.worker")
+    parser = argparse.ArgumentParser(prog="python -m autograder.sandbox.guest.worker")
     parser.add_argument("--stdio", action="store_true", required=True)
     parser.add_argument("--workdir", required=True)
     parser.add_argument("--assignment-file", required=True)
     parser.add_argument("--limits", default="{}")
     parser.add_argument("--confinement", default="{}")
     opts = parser.parse_args(argv)
-    isolation.preimport()
+    preimport()
     # confine() points fds 0-2 at the null device: keep the pipes on fds of their own
     read_fd, write_fd = os.dup(0), os.dup(1)
     if os.name == "nt":
@@ -444,8 +342,8 @@ def main(argv: list[str] | None = None) -> None:
         for fd in (read_fd, write_fd):
             msvcrt.setmode(fd, os.O_BINARY)
     run(read_fd, write_fd=write_fd, assignment_file=opts.assignment_file, workdir=opts.workdir, uid=None,
-        limits=isolation.Limits(**json.loads(opts.limits)),
-        confinement=isolation.Confinement.from_plain(json.loads(opts.confinement)))
+        limits=Limits(**json.loads(opts.limits)),
+        confinement=Confinement.from_plain(json.loads(opts.confinement)))
 
 
 if __name__ == "__main__":
