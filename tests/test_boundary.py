@@ -24,11 +24,15 @@ GUEST = sorted((SANDBOX / "guest").glob("*.py"))
 A = "logistic_regression"
 ASSIGNMENT_FILE = str(project.assignments_dir() / A / "assignment.py")
 
-#: Engine modules outside the sandbox package that the guest may import.
-ENGINE = {"autograder", "autograder.spec"}
+#: Engine modules outside the sandbox package that the guest may import: the assignment
+#: vocabulary and the catalogue of codes it checks declarations against (data, no imports).
+ENGINE = {"autograder", "autograder.spec", "autograder.catalogue"}
 #: What a worker holds besides: the import-light checker a submitted notebook's setup cell
-#: imports (``from autograder.notebook import checker``), preimported by the zygote.
-WORKER_EXTRA = {"autograder.notebook"}
+#: imports (``from autograder.notebook import checker``), preimported by the zygote, and the
+#: student-side modules it names at import time (they import the grader only when a check runs,
+#: in a kernel, never in a worker).
+WORKER_EXTRA = {"autograder.notebook", "autograder.students", "autograder.students.checker",
+                "autograder.students.notebooks"}
 THIRD_PARTY = {"numpy"}
 
 
