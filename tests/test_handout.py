@@ -249,7 +249,7 @@ def test_wheel_url_puts_the_published_wheel_in_every_notebook(tmp_path):
 
 
 def test_a_local_check_runs_unsandboxed_and_says_so_where_the_sandbox_cannot_start(monkeypatch, tmp_path):
-    from autograder import run
+    from autograder.sandbox import host as run
 
     real = run.Sandbox.__init__
 
