@@ -3,10 +3,15 @@
 Layout of the bundle (the repository's own layout, minus ``solutions/`` and ``tests/``)::
 
     README.md           how to install the checker and check locally (student_template/README.md)
-    pyproject.toml      so that ``pip install -e .`` gives the ``bpgrade`` command
+    pyproject.toml      so that ``pip install -e .`` gives the ``bpgrade`` command and the pytest
+                        plugin (its pytest settings are the students': no instructors' tests/)
     autograder/         the engine (local checks use the public seed and the torch oracle only)
-    assignments/<id>/   instructions, parts, case generators, torch oracle (all public)
-    student_template/   <id>.py stubs and <id>.ipynb notebooks
+    assignments/<id>/   instructions, parts, case generators, torch oracle (all public), and
+                        expected/public-<seed>.npz: the public cases' expected outputs, computed
+                        by the torch oracle now, so that checks need numpy only
+                        (:mod:`autograder.students.expected`)
+    student_template/   <id>.py stubs and <id>.ipynb notebooks, and bpgrade.toml, which makes
+                        ``pytest`` check them (:mod:`autograder.students.folder`)
 
 ``build()`` refuses to finish if any file it wrote contains the hidden secret or key, or a line of a
 reference solution that the public files do not also contain.
@@ -19,10 +24,9 @@ import shutil
 from pathlib import Path
 
 from .. import project
-from . import notebooks
+from . import expected, folder, notebooks
 
 INSTRUCTOR_ONLY = ("batch", "gradescope")  #: engine packages a student never runs
-ASSIGNMENT_SKIP = ("__pycache__", ".ipynb_checkpoints")
 MIN_BODY = 30  #: characters (whitespace removed) for a reference function body to be a marker
 
 
@@ -30,19 +34,31 @@ class HandoutError(Exception):
     """The handout cannot be built (or would contain hidden material)."""
 
 
-def _copy_tree(src: Path, dst: Path) -> list[Path]:
+def _copy_assignment(src: Path, dst: Path) -> list[Path]:
+    """The assignment's files (:func:`expected.assignment_files`), then its public cases'
+    expected outputs, recorded with torch so that checks need numpy only."""
     written = []
-    for path in sorted(src.rglob("*")):
-        rel = path.relative_to(src)
-        if any(part in ASSIGNMENT_SKIP or part.startswith(".") for part in rel.parts):
-            continue
-        if path.is_dir():
-            continue
-        target = dst / rel
+    for path in expected.assignment_files(src):
+        target = dst / path.relative_to(src)
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, target)
         written.append(target)
     return written
+
+
+#: the handout's pytest settings: `pytest` anywhere in it runs the assignment files' checks
+#: (marked by student_template/bpgrade.toml) and the student's own tests
+STUDENT_PYTEST = """[tool.pytest.ini_options]
+# `pytest` runs the local checks of each assignment file in student_template/, one test per
+# part, and your own test_*.py files (README, "Local tests with pytest")
+addopts = "-ra"
+"""
+
+
+def _student_pyproject(text: str) -> str:
+    """The project file with the instructors' pytest settings (their tests/ folder) replaced."""
+    table = re.compile(r"^\[tool\.pytest\.ini_options\]\n(?:(?!\[).*\n?)*", re.MULTILINE)
+    return table.sub(lambda _: STUDENT_PYTEST + "\n", text).rstrip("\n") + "\n"
 
 
 def _squeeze(text: str) -> str:
@@ -100,7 +116,8 @@ def build(out: Path, *, base: Path | None = None, assignments: list[str] | None 
         shutil.copyfile(path, target)
         written.append(target)
     for aid in ids:
-        written += _copy_tree(project.assignments_dir(base) / aid, out / "assignments" / aid)
+        written += _copy_assignment(project.assignments_dir(base) / aid, out / "assignments" / aid)
+        written.append(expected.record(aid, base, folder=out / "assignments" / aid))
         stub = notebooks.stub_path(aid, base)
         target = out / "student_template" / stub.name
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -108,10 +125,10 @@ def build(out: Path, *, base: Path | None = None, assignments: list[str] | None 
         nb = out / "student_template" / f"{aid}.ipynb"
         nb.write_text(notebooks.render(aid, base))
         written += [target, nb]
-    for name, src in [("pyproject.toml", base / "pyproject.toml"),
-                      ("README.md", base / "student_template" / "README.md")]:
-        shutil.copyfile(src, out / name)
-        written.append(out / name)
+    written.append(folder.write_marker(out / "student_template", ids))
+    (out / "pyproject.toml").write_text(_student_pyproject((base / "pyproject.toml").read_text()))
+    shutil.copyfile(base / "student_template" / "README.md", out / "README.md")
+    written += [out / "pyproject.toml", out / "README.md"]
 
     leaks = scan(out, hidden_markers(base, ids))
     if leaks:
