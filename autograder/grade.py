@@ -607,8 +607,9 @@ def grade(submission: str | Path | None = None, *, assignment: str, mode: str = 
     shared set) is given (see :class:`Grader`). ``submission_timeout``: wall-clock seconds for
     the whole submission (then `timeout`)."""
     own_sandbox = sandbox is None
-    if own_sandbox:  # start the zygote before any reference or hidden case is loaded
-        sandbox = Sandbox(limits=limits or Limits())
+    if own_sandbox:  # start the zygote before any reference or hidden case is loaded; it comes up meanwhile
+        sandbox = Sandbox(limits=limits or Limits(), wait=False,
+                          **(check_sandbox_options([source_text(submission, assignment, source)]) if mode == "check" else {}))
     try:
         grader = Grader(assignment, mode=mode, seed=seed, shared=shared, base=base, figures_dir=figures_dir, live=live)
         grader.submission_timeout = submission_timeout
@@ -618,6 +619,27 @@ def grade(submission: str | Path | None = None, *, assignment: str, mode: str = 
     finally:
         if own_sandbox:
             sandbox.close()
+
+
+#: words in a source that may import matplotlib (directly, or through pandas or seaborn plotting)
+PLOTTING = ("matplotlib", "pylab", "plot", "seaborn", "pandas")
+
+
+def check_sandbox_options(sources: Iterable[str]) -> dict:
+    """Sandbox options for local checks of ``sources``: the zygote preimports matplotlib only when
+    one of them may plot. For a file or two that import costs more than the rest of the check;
+    a worker that needs it after all imports it itself."""
+    return {} if any(word in text for text in sources for word in PLOTTING) else {"preimport": ()}
+
+
+def source_text(submission, assignment: str, source: str | None = None) -> str:
+    """The source text given, else the submission's, else "" (a file that cannot be read)."""
+    if source is not None:
+        return source
+    try:
+        return load_source(submission, prefer=assignment)
+    except SubmissionError:
+        return ""  # reported when it is graded
 
 
 def _unloadable(report: Report, spec: Assignment, code: str, message: str) -> Report:

@@ -26,6 +26,7 @@ from . import folder as student
 _SANDBOX = pytest.StashKey[object]()
 _CHECKED = pytest.StashKey[list]()
 _FOLDERS = pytest.StashKey[dict]()
+_FILES = pytest.StashKey[list]()
 
 
 def _student_folder(config: pytest.Config, where: Path) -> bool:
@@ -41,6 +42,7 @@ def _assignment_file(file_path: Path, parent: pytest.Collector) -> "AssignmentFi
     known, base = student.assignment_base(file_path.stem, file_path.parent)
     if not known:
         return None
+    parent.config.stash.setdefault(_FILES, []).append(file_path)
     node = AssignmentFile.from_parent(parent, path=file_path)
     node.assignment, node.base = file_path.stem, base
     node.skip_reason = student.untouched_twin(file_path, file_path.stem, student.read_marker(file_path.parent))
@@ -62,12 +64,15 @@ def pytest_pycollect_makemodule(module_path: Path, parent: pytest.Collector):
 
 
 def _sandbox(config: pytest.Config):
-    """One sandbox for the whole session, started when the first file is checked."""
+    """One sandbox for the whole session, started when the first file is checked (set up as
+    ``bpgrade check`` sets up its own for the files collected)."""
     box = config.stash.get(_SANDBOX, None)
     if box is None:
+        from ..grade import check_sandbox_options, source_text
         from ..run import Sandbox
 
-        box = config.stash[_SANDBOX] = Sandbox()
+        sources = [source_text(path, path.stem) for path in config.stash.get(_FILES, [])]
+        box = config.stash[_SANDBOX] = Sandbox(**check_sandbox_options(sources))
         config.add_cleanup(box.close)
     return box
 
