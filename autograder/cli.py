@@ -82,8 +82,9 @@ def list_cmd(as_json: bool) -> None:
 @click.option("--seed", type=click.IntRange(min=0), default=None,
               help="Other public cases, numbered N (needs torch unless the handout recorded them).")
 def check(assignment: str, submission: Path, as_json: bool, live: bool, seed: int | None) -> None:
-    """Check SUBMISSION locally on the public cases (no hidden files needed). Their expected
-    outputs were computed by torch.autograd when the handout was built, so torch is not needed.
+    """Check SUBMISSION locally on the public cases (no hidden files needed). A handout holds
+    their expected outputs, computed by torch.autograd when it was built: there torch is not
+    needed (--live computes them again).
 
     Exits 0 only if every public case passes.
     """
