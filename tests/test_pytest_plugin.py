@@ -14,18 +14,20 @@ import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import nbformat
 import numpy as np
 import pytest
 
 from autograder import project, selftest
 from autograder.grade import Grader, grade
 from autograder.report import to_json, to_text
-from autograder.students import expected, folder, handout
+from autograder.students import expected, folder, handout, notebooks
 from autograder.students.pytest_plugin import part_text
 from tests.helpers import ROOT, reference_source
 
 IDS = project.assignment_ids()
 LR = "logistic_regression"
+NB = "softmax_ce"  #: handed in as a notebook
 PLUGIN = "autograder.students.pytest_plugin"
 
 
@@ -64,13 +66,14 @@ def _student_folder(bundle: Path, name: str, sources: dict[str, str]) -> Path:
 
 @pytest.fixture(scope="module")
 def run(bundle):
-    """One pytest run over three student folders (references, mutants, and one assignment file
-    with a student's own test beside it) and the handout's stubs, with a JUnit XML report."""
+    """One pytest run over three student folders (references, mutants, and a file and a notebook
+    with a student's own test beside them) and the handout's stubs, with a JUnit XML report."""
     suites = {aid: selftest.load(aid) for aid in IDS}
     _student_folder(bundle, "solved", {f"{aid}.py": reference_source(aid) for aid in IDS})
     _student_folder(bundle, "mutants", {f"{aid}.py": suites[aid].mutant_source(_mutant(aid)) for aid in IDS})
     _student_folder(bundle, "partial", {f"{LR}.py": reference_source(LR), "test_mine.py": (
-        "from logistic_regression import sigmoid\n\n\ndef test_my_sigmoid_at_zero():\n    assert sigmoid(0.0) == 0.5\n")})
+        "from logistic_regression import sigmoid\n\n\ndef test_my_sigmoid_at_zero():\n    assert sigmoid(0.0) == 0.5\n"),
+        f"{NB}.ipynb": nbformat.writes(notebooks.fill(notebooks.build(NB), reference_source(NB)))})
     xml = bundle / "report.xml"
     proc = _pytest(bundle, "-q", f"--junitxml={xml}")
     cases = {}
@@ -135,9 +138,12 @@ def test_junit_has_one_testcase_per_part_and_own_tests_and_absent_files_are_repo
             assert len(_verdicts(cases, classname)) == n, classname
     # the student's own test runs beside the checks
     assert cases[("work.partial.test_mine", "test_my_sigmoid_at_zero")] == ("passed", "")
+    # a notebook: one test per part too, named after it
+    assert _verdicts(cases, f"work.partial.{NB}.ipynb") == {
+        p.name: ("passed", "") for p in project.load_assignment(NB).parts}
     # the assignments whose file is absent from a handout folder: one skipped test each
     absent = _verdicts(cases, "work.partial.bpgrade.toml")
-    assert set(absent) == set(IDS) - {LR}
+    assert set(absent) == set(IDS) - {LR, NB}
     for aid, (verdict, why) in absent.items():
         assert verdict == "skipped" and f"no {aid}.py or {aid}.ipynb in partial/" in why
     # one summary line per file checked, as `bpgrade check` ends
