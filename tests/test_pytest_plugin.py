@@ -356,3 +356,20 @@ def test_the_plugin_is_registered_as_a_pytest11_entry_point():
 
     data = tomllib.loads((ROOT / "pyproject.toml").read_text())
     assert data["project"]["entry-points"]["pytest11"] == {"bpgrade": PLUGIN}
+
+
+@pytest.mark.slow
+def test_installing_the_handout_registers_the_plugin(bundle, tmp_path):
+    """Where the handout is installed, plain `pytest` (and an IDE's test explorer) finds the
+    checks through the pytest11 entry point, with no option."""
+    pytest.importorskip("setuptools")  # the build backend, without fetching it (--no-build-isolation)
+    copy, target = tmp_path / "handout", tmp_path / "site"  # (a build writes into the folder it builds)
+    shutil.copytree(bundle, copy, ignore=shutil.ignore_patterns("work", "*.xml"))
+    proc = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--no-build-isolation", "-q",
+                           "--target", str(target), str(copy)], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BPGRADE_", "PYTHON", "PYTEST_"))}
+    env["PYTHONPATH"] = str(target)
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--collect-only", "-q",
+                           "student_template"], cwd=copy, env=env, capture_output=True, text=True, timeout=300)
+    assert f"student_template/{LR}.py::grad_logits" in proc.stdout, proc.stdout[-2000:] + proc.stderr[-2000:]
