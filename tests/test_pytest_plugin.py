@@ -28,6 +28,7 @@ from tests.helpers import ROOT, reference_source
 IDS = project.assignment_ids()
 LR = "logistic_regression"
 NB = "softmax_ce"  #: handed in as a notebook
+BROKEN = "mse_two_layer"  #: handed in with a syntax error
 PLUGIN = "autograder.students.pytest_plugin"
 
 
@@ -66,14 +67,16 @@ def _student_folder(bundle: Path, name: str, sources: dict[str, str]) -> Path:
 
 @pytest.fixture(scope="module")
 def run(bundle):
-    """One pytest run over three student folders (references, mutants, and a file and a notebook
-    with a student's own test beside them) and the handout's stubs, with a JUnit XML report."""
+    """One pytest run over three student folders (references; mutants; a file, a notebook and a
+    file that does not load, with a student's own test beside them) and the handout's stubs,
+    with a JUnit XML report."""
     suites = {aid: selftest.load(aid) for aid in IDS}
     _student_folder(bundle, "solved", {f"{aid}.py": reference_source(aid) for aid in IDS})
     _student_folder(bundle, "mutants", {f"{aid}.py": suites[aid].mutant_source(_mutant(aid)) for aid in IDS})
     _student_folder(bundle, "partial", {f"{LR}.py": reference_source(LR), "test_mine.py": (
         "from logistic_regression import sigmoid\n\n\ndef test_my_sigmoid_at_zero():\n    assert sigmoid(0.0) == 0.5\n"),
-        f"{NB}.ipynb": nbformat.writes(notebooks.fill(notebooks.build(NB), reference_source(NB)))})
+        f"{NB}.ipynb": nbformat.writes(notebooks.fill(notebooks.build(NB), reference_source(NB))),
+        f"{BROKEN}.py": reference_source(BROKEN) + "\ndef oops(:\n"})
     xml = bundle / "report.xml"
     proc = _pytest(bundle, "-q", f"--junitxml={xml}")
     cases = {}
@@ -141,9 +144,13 @@ def test_junit_has_one_testcase_per_part_and_own_tests_and_absent_files_are_repo
     # a notebook: one test per part too, named after it
     assert _verdicts(cases, f"work.partial.{NB}.ipynb") == {
         p.name: ("passed", "") for p in project.load_assignment(NB).parts}
+    # a file that does not load: every part fails, saying why
+    broken = _verdicts(cases, f"work.partial.{BROKEN}")
+    assert len(broken) == len(project.load_assignment(BROKEN).parts)
+    assert all(v == "failed" and "syntax error" in text for v, text in broken.values())
     # the assignments whose file is absent from a handout folder: one skipped test each
     absent = _verdicts(cases, "work.partial.bpgrade.toml")
-    assert set(absent) == set(IDS) - {LR, NB}
+    assert set(absent) == set(IDS) - {LR, NB, BROKEN}
     for aid, (verdict, why) in absent.items():
         assert verdict == "skipped" and f"no {aid}.py or {aid}.ipynb in partial/" in why
     # one summary line per file checked, as `bpgrade check` ends

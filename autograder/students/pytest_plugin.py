@@ -180,18 +180,14 @@ class PartItem(pytest.Item):
 
 
 def part_text(report, part) -> str:
-    """What ``bpgrade check`` prints for one part, line for line (with the file's load problems,
-    which every part shares, before it), after a one-line summary."""
-    from ..report import to_text
+    """What ``bpgrade check`` prints for one part (after the file's load problems, which every
+    part shares), under a one-line summary."""
+    from ..report import load_lines, part_lines
 
-    lines = to_text(report).splitlines()[:-1]  # no summary line
-    heads = [i for i, line in enumerate(lines) if line.startswith(("PASS ", "FAIL "))]  # one per part, in order
-    index = report.parts.index(part)
-    block = lines[heads[index]:heads[index + 1] if index + 1 < len(heads) else len(lines)]
     head = f"{part.name}: {part.passed}/{part.total} public cases passed"
     if part.diagnoses:
         head += f" [{', '.join(part.diagnoses)}]"
-    return "\n".join([head, *lines[1:heads[0]], *block])
+    return "\n".join([head, *load_lines(report), *part_lines(report, part)])
 
 
 class HandoutFolder(pytest.File):
