@@ -64,17 +64,25 @@ def pytest_pycollect_makemodule(module_path: Path, parent: pytest.Collector):
 
 
 def _sandbox(config: pytest.Config):
-    """One sandbox for the whole session, started when the first file is checked (set up as
-    ``bpgrade check`` sets up its own for the files collected)."""
+    """One sandbox for the whole session (set up as ``bpgrade check`` sets up its own, for the
+    files collected), started once collection has found a part to check."""
     box = config.stash.get(_SANDBOX, None)
     if box is None:
         from ..grade import check_sandbox_options, source_text
         from ..run import Sandbox
 
         sources = [source_text(path, path.stem) for path in config.stash.get(_FILES, [])]
-        box = config.stash[_SANDBOX] = Sandbox(**check_sandbox_options(sources))
+        box = config.stash[_SANDBOX] = Sandbox(wait=False, **check_sandbox_options(sources))
         config.add_cleanup(box.close)
     return box
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Start the sandbox now if a part will be checked: it comes up while the tests start (not for
+    --collect-only, which IDEs run often)."""
+    if not session.config.option.collectonly and any(
+            isinstance(item, PartItem) and not item.get_closest_marker("skip") for item in session.items):
+        _sandbox(session.config)
 
 
 class AssignmentFile(pytest.File):
