@@ -60,7 +60,7 @@ class Grader:
     submission the same hidden cases, for comparisons and benchmarks."""
 
     def __init__(self, assignment: str, *, mode: str = "grade", seed: int | None = None, shared: bool = False,
-                 base: Path | None = None, figures_dir: Path | None = None):
+                 base: Path | None = None, figures_dir: Path | None = None, live: bool = False):
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}")
         self.mode = mode
@@ -68,14 +68,20 @@ class Grader:
         self._key = project.assignment_key(assignment, base) if mode == "grade" else None
         self.fresh = mode == "grade" and not shared and seed is None
         self.seeds: tuple[int, ...] | None = (
-            (project.PUBLIC_SEED,) if mode == "check" else None if self.fresh else project.shared_case_seed(self._key, seed))
+            (project.PUBLIC_SEED if seed is None else seed,) if mode == "check" else
+            None if self.fresh else project.shared_case_seed(self._key, seed))
         #: whether the zygote is handed every case's inputs up front: only public ones. Hidden ones
         #: (shared or fresh) reach a worker only with the calls that use them, after the student's
         #: module body has run: a file cannot read them at load time (print them, or precompute
         #: answers from them)
         self.preload = mode == "check"
-        reference = project.load_reference(self.spec, base) if mode == "grade" else None
-        self.oracles = Oracles(self.spec, torch_oracle=project.load_torch_oracle(self.spec), reference=reference)
+        if mode == "check":  # outputs recorded in the handout, else torch (``live``: torch always)
+            from .students.expected import public_oracles
+
+            self.oracles = public_oracles(self.spec, self.seeds[0], live=live)
+        else:
+            reference = project.load_reference(self.spec, base)
+            self.oracles = Oracles(self.spec, torch_oracle=project.load_torch_oracle(self.spec), reference=reference)
         self.figures_dir = figures_dir
         self.assignment_file = str(self.spec.folder / "assignment.py")
         self._tols = {key: {out: tol for p in parts for out, _, tol in self.spec.graded(p)}
@@ -175,7 +181,7 @@ class Grader:
         per case and shared by every submission that shrinks it."""
         with self._lock:
             if case.id not in self._shrunk:
-                self._shrunk[case.id] = list(shrink.candidates(group, case))
+                self._shrunk[case.id] = [c for c in shrink.candidates(group, case) if self.oracles.knows(group, c)]
             return self._shrunk[case.id]
 
     def prepare(self) -> "Grader":
@@ -246,17 +252,19 @@ class Grader:
 def grade(submission: str | Path | None = None, *, assignment: str, mode: str = "grade",
           student: str = "", shared: bool = False, seed: int | None = None, source: str | None = None,
           sandbox: Sandbox | None = None, base: Path | None = None, figures_dir: Path | None = None,
-          limits: Limits | None = None, submission_timeout: float = SUBMISSION_TIMEOUT) -> Report:
+          limits: Limits | None = None, submission_timeout: float = SUBMISSION_TIMEOUT, live: bool = False) -> Report:
     """Grade one submission (a path, or ``source`` text). ``mode="check"`` is the student's
-    local check: public cases, torch oracle only, no hidden material needed. In grading mode the
+    local check: public cases (of ``seed`` if given), torch oracle only, no hidden material
+    needed; its expected outputs are the handout's recorded ones where valid, unless ``live``
+    (see :mod:`autograder.students.expected`). In grading mode the
     hidden cases are fresh for (``student``, the source) unless ``shared`` or a ``seed`` (a
     shared set) is given (see :class:`Grader`). ``submission_timeout``: wall-clock seconds for
     the whole submission (then `timeout`)."""
     own_sandbox = sandbox is None
-    if own_sandbox:  # start the zygote before any reference or hidden case is loaded
-        sandbox = Sandbox(limits=limits or Limits())
+    if own_sandbox:  # start the zygote before any reference or hidden case is loaded; it comes up meanwhile
+        sandbox = Sandbox(limits=limits or Limits(), wait=False)
     try:
-        grader = Grader(assignment, mode=mode, seed=seed, shared=shared, base=base, figures_dir=figures_dir)
+        grader = Grader(assignment, mode=mode, seed=seed, shared=shared, base=base, figures_dir=figures_dir, live=live)
         grader.submission_timeout = submission_timeout
         if source is None:
             return grader.grade_path(submission, sandbox, student=student)

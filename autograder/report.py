@@ -251,27 +251,35 @@ def to_text(report: Report, *, color: bool = False) -> str:
     """The report for a terminal or a .txt file. Every piece of text is passed through
     :func:`safetext.shown` before the grader adds its own colours: a student's escape sequence
     (in a file name, a notebook field, an exception) is shown, never run."""
-    def paint(text: str, ok: bool) -> str:
-        text = shown(text)
-        if not color:
-            return text
-        return f"\x1b[{32 if ok else 31}m{text}\x1b[0m"
-
     lines = [shown(f"{report.title} ({report.assignment}) - "
                    f"{'local check, public cases' if report.mode == 'check' else 'grading'}")]
-    if report.load_error:
-        lines.append(paint(f"! {report.load_error}", False))
-    lines += [paint(f"! {warning}", False) for warning in report.load_warnings]
-    width = max((len(p.name) for p in report.parts), default=10)
+    lines += load_lines(report, color=color)
     for p in report.parts:
-        mark = "PASS" if p.ok else "FAIL"
-        lines.append(paint(f"{mark} {p.name:<{width}}  {points(p.score)}/{points(p.max_score)}", p.ok))
-        if not p.ok and not report.load_error:
-            lines += ["      " + line for line in shown(p.feedback).splitlines()]
-        for fig in p.figures:
-            lines.append(shown(f"      figure: {fig}"))
+        lines += part_lines(report, p, color=color)
     lines.append(shown(report.summary()))
     return "\n".join(lines)
+
+
+def _paint(text: str, ok: bool, color: bool) -> str:
+    text = shown(text)
+    return f"\x1b[{32 if ok else 31}m{text}\x1b[0m" if color else text
+
+
+def load_lines(report: Report, *, color: bool = False) -> list[str]:
+    """:func:`to_text`'s lines on what did not load or run (every part's problem)."""
+    lines = [_paint(f"! {report.load_error}", False, color)] if report.load_error else []
+    return lines + [_paint(f"! {warning}", False, color) for warning in report.load_warnings]
+
+
+def part_lines(report: Report, p: PartResult, *, color: bool = False) -> list[str]:
+    """:func:`to_text`'s lines for one part of ``report``: PASS or FAIL, the points, then a
+    failing part's feedback (unless the file did not load: :func:`load_lines` say why)."""
+    width = max((len(q.name) for q in report.parts), default=10)
+    lines = [_paint(f"{'PASS' if p.ok else 'FAIL'} {p.name:<{width}}  {points(p.score)}/{points(p.max_score)}",
+                    p.ok, color)]
+    if not p.ok and not report.load_error:
+        lines += ["      " + line for line in shown(p.feedback).splitlines()]
+    return lines + [shown(f"      figure: {fig}") for fig in p.figures]
 
 
 def dumps(data: dict) -> str:

@@ -220,14 +220,15 @@ def _project_copy(tmp_path: Path, stub: str | None = None) -> Path:
 
 def test_the_wheel_carries_any_file_of_a_public_assignment_folder(tmp_path):
     base = _project_copy(tmp_path)
-    extra = base / "assignments" / LR / "expected" / "public.npz"  # e.g. outputs computed at build time
+    extra = base / "assignments" / LR / "data" / "points.npz"  # e.g. a dataset the instructions use
     extra.parent.mkdir()
     extra.write_bytes(b"PK\x05\x06" + bytes(18))
     (base / "assignments" / LR / "__pycache__").mkdir()
     (base / "assignments" / LR / "__pycache__" / "x.pyc").write_bytes(b"")
     (found,) = [p for p in handout.build(tmp_path / "out", base=base) if p.suffix == ".whl"]
     names = wheel.members(found)
-    assert f"autograder/assignments/{LR}/expected/public.npz" in names
+    assert f"autograder/assignments/{LR}/data/points.npz" in names
+    assert f"autograder/assignments/{LR}/expected/public-{project.PUBLIC_SEED}.npz" in names  # recorded by the build
     assert not [n for n in names if "__pycache__" in n]
     # the same content, the same version: a rebuild is the same wheel, byte for byte
     again = wheel.build(tmp_path / "out" / "assignments", tmp_path / "again")

@@ -113,14 +113,15 @@ def source_from_namespace(namespace: dict, functions: list[str]) -> str:
     return "\n\n".join(CELL_MARKER.format(n=i) + "\n" + c for i, c in enumerate(chunks, 1)) + "\n"
 
 
-def _find_base(assignment_id: str) -> Path | None:
-    """The project root holding ``assignments/<id>/``: $BPGRADE_ROOT, the installed checkout,
-    or the nearest folder above the current directory (a handout used without installing)."""
+def find_base(assignment_id: str, here: Path | None = None) -> Path | None:
+    """The project root holding ``assignments/<id>/``: $BPGRADE_ROOT or the installed checkout
+    (None: what ``bpgrade check`` uses), else the nearest folder above ``here`` (default: the
+    current directory), for a handout used without installing."""
     from .. import project
 
     if os.environ.get("BPGRADE_ROOT") or assignment_id in project.assignment_ids():
         return None
-    here = Path.cwd().resolve()
+    here = Path(here or Path.cwd()).resolve()
     for folder in (here, *here.parents):
         if (folder / "assignments" / assignment_id / "assignment.py").is_file():
             return folder
@@ -156,7 +157,7 @@ class Checker:
             from .local import sandbox_for
 
             if self.base is None:
-                self.base = _find_base(self.assignment)
+                self.base = find_base(self.assignment)
             spec = project.load_assignment(self.assignment, self.base)
             # before torch is loaded (the zygote must not hold it); unsandboxed where it cannot be
             self._sandbox, self.note = sandbox_for(str(spec.folder / "assignment.py"))

@@ -4,11 +4,16 @@ Layout of the bundle::
 
     README.md           how to install the checker and check locally, per platform (generated
                         from student_template/README.md and :func:`recipes`)
-    assignments/<id>/   instructions, parts, case generators, torch oracle (all public), and
-                        whatever else a public assignment folder holds
-    student_template/   <id>.py stubs, <id>.ipynb notebooks, and the student wheel
+    assignments/<id>/   instructions, parts, case generators, torch oracle (all public),
+                        whatever else a public assignment folder holds, and
+                        expected/public-<seed>.npz: the public cases' expected outputs, computed
+                        by the torch oracle now, so that checks need numpy only
+                        (:mod:`autograder.students.expected`)
+    student_template/   <id>.py stubs, <id>.ipynb notebooks, bpgrade.toml (which makes
+                        ``pytest`` check them: :mod:`autograder.students.folder`) and the student wheel
                         (bpgrade_student-<version>-py3-none-any.whl: the engine's student side and
-                        every file of assignments/, see :mod:`autograder.students.wheel`)
+                        every file of assignments/, the pytest plugin among its entry points:
+                        see :mod:`autograder.students.wheel`)
 
 ``build()`` refuses to finish if any file it wrote (the wheel's members included) contains the
 hidden secret or key, or a line of a reference solution that the public files do not also contain.
@@ -23,7 +28,7 @@ import zipfile
 from pathlib import Path
 
 from .. import project
-from . import notebooks, wheel
+from . import expected, folder, notebooks, wheel
 
 INSTRUCTOR_ONLY = project.INSTRUCTOR_ONLY  #: engine packages a student never runs
 MIN_BODY = 30  #: characters (whitespace removed) for a reference function body to be a marker
@@ -34,9 +39,11 @@ class HandoutError(Exception):
     """The handout cannot be built (or would contain hidden material)."""
 
 
-def _copy_tree(src: Path, dst: Path) -> list[Path]:
+def _copy_assignment(src: Path, dst: Path) -> list[Path]:
+    """The assignment's files (:func:`expected.assignment_files`), then its public cases'
+    expected outputs, recorded with torch so that checks need numpy only."""
     written = []
-    for path in wheel.data_files(src):
+    for path in expected.assignment_files(src):
         target = dst / path.relative_to(src)
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, target)
@@ -98,7 +105,8 @@ def build(out: Path, *, base: Path | None = None, assignments: list[str] | None 
     work = out / "student_template"
     work.mkdir()
     for aid in ids:
-        written += _copy_tree(project.assignments_dir(base) / aid, out / "assignments" / aid)
+        written += _copy_assignment(project.assignments_dir(base) / aid, out / "assignments" / aid)
+        written.append(expected.record(aid, base, folder=out / "assignments" / aid))
         stub = notebooks.stub_path(aid, base)
         shutil.copyfile(stub, work / stub.name)
         written.append(work / stub.name)
@@ -113,6 +121,7 @@ def build(out: Path, *, base: Path | None = None, assignments: list[str] | None 
         nb = work / f"{aid}.ipynb"
         nb.write_text(notebooks.render(aid, base, install=install))
         written.append(nb)
+    written.append(folder.write_marker(work, ids))  # after the stubs and notebooks it fingerprints
     template = (base / "student_template" / "README.md").read_text()
     (out / "README.md").write_text(template.replace(RECIPES, recipes(built.name, ids[0], install)))
     written = [built, *written, out / "README.md"]

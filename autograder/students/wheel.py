@@ -41,6 +41,7 @@ DEPENDENCIES = (
 #: the wheel's entry points, by group: the one place to add one (e.g. a ``pytest11`` plugin)
 ENTRY_POINTS = {
     "console_scripts": {"bpgrade": "autograder.cli:main"},
+    "pytest11": {"bpgrade": "autograder.students.pytest_plugin"},  # `pytest` in a student's folder
 }
 SKIP = ("__pycache__", ".ipynb_checkpoints")
 BUILD_TIMEOUT = 600
