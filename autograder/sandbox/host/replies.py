@@ -4,11 +4,11 @@ anything; what it says becomes a :class:`CallResult` or :class:`LoadResult` of k
 never a verdict (the grader judges the values itself)."""
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from ...safetext import shown
 from ...spec import WARNINGS
 from ..values import NDARRAY
 
@@ -61,20 +61,16 @@ class CallResult:
     cpu: float = 0.0
 
 
-_CONTROL = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-_]|[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 def text(value, cap: int = TEXT_CAP) -> str:
-    """Untrusted text made safe to show: a str, capped, valid UTF-8, without terminal escapes
-    or control characters (newlines and tabs kept)."""
+    """Untrusted text from a worker, capped and made safe to show (:func:`autograder.safetext.shown`:
+    control and format characters escaped, newlines and tabs kept); "" for anything not a str."""
     if not isinstance(value, str):
         return ""
     if len(value) > cap:
         value = value[:cap] + f"\n... [{len(value) - cap} more characters not shown]"
-    if value.isascii() and value.isprintable():  # the common case: nothing to strip (fast)
-        return value
-    value = value.encode("utf-8", "replace").decode("utf-8")
-    return _CONTROL.sub("", value)
+    return shown(value)
 
 
 def error_dict(err) -> dict | None:
