@@ -187,3 +187,23 @@ def test_random_cases_are_redrawn_where_a_modelled_mistake_gives_the_right_answe
                 else:
                     assert new.id == old.id
     assert redrawn > 10
+
+
+def test_the_readme_tree_names_every_engine_module_and_package():
+    """The README's "How it is built" tree is the package as it is: every top-level module, every
+    subpackage, and every module of a front end (batch, students, gradescope, selftest)."""
+    text = (ROOT / "README.md").read_text()
+    tree = text[text.index("## How it is built"):]
+    tree = tree[tree.index("```\n") + 4:]
+    tree = tree[:tree.index("```")]
+    engine = project.package_dir()
+    missing = []
+    for path in project.engine_files():
+        rel = path.relative_to(engine)
+        if path.name in ("__init__.py", "__main__.py"):
+            if len(rel.parts) > 1 and f"{rel.parts[-2]}/" not in tree:
+                missing.append(f"{rel.parts[-2]}/")
+        elif len(rel.parts) == 1 or rel.parts[0] in (*project.FRONT_ENDS, "selftest"):
+            if path.name not in tree:
+                missing.append(rel.as_posix())
+    assert missing == [], f"README's tree lacks {sorted(set(missing))}"
