@@ -108,7 +108,7 @@ def main() -> None:
     opts = ap.parse_args()
 
     from autograder.batch import Pool, run_batch
-    from autograder.gradebook import current_records
+    from autograder.batch.gradebook import current_records
 
     work = opts.keep or Path(tempfile.mkdtemp(prefix="bpgrade-bench-"))
     subs = work / "submissions"

@@ -207,3 +207,16 @@ def test_the_readme_tree_names_every_engine_module_and_package():
             if path.name not in tree:
                 missing.append(rel.as_posix())
     assert missing == [], f"README's tree lacks {sorted(set(missing))}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("bench, args, figure", [
+    ("bench_batch.py", ["--n", "12", "--repeat", "1"], "ratio isolated/floor"),
+    ("bench_isolation.py", ["--n", "2"], "isolation overhead"),
+    ("bench_check.py", ["--n", "1"], "ratio check / import numpy"),
+])
+def test_the_benchmarks_run_and_print_their_figures(bench, args, figure):
+    """A benchmark that no longer runs is a figure nobody can check: each runs, small."""
+    proc = subprocess.run([sys.executable, str(ROOT / "bench" / bench), *args], cwd=ROOT, capture_output=True,
+                          text=True, timeout=600)
+    assert proc.returncode == 0 and figure in proc.stdout, proc.stdout[-2000:] + proc.stderr[-2000:]
