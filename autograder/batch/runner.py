@@ -3,7 +3,7 @@
 Layout of one run::
 
     batch runner (this process)
-      ├─ Pool (autograder.pool): N sandboxes (zygotes started before torch or the reference is
+      ├─ Pool (autograder.batch.pool): N sandboxes (zygotes started before torch or the reference is
       │        loaded), one Grader prepared once, N grader processes forked from it, each grading
       │        one submission at a time in its own sandbox: by default on that submission's
       │        fresh hidden cases (keyed by its student id, see :func:`student_key`, and its
