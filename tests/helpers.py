@@ -16,6 +16,15 @@ def readme_student_commands() -> list[str]:
     return re.search(r"```bash\n(.+?)\n```", section, re.S).group(1).splitlines()
 
 
+def readme_pytest_commands() -> list[str]:
+    """The commands of the README's "Local tests with pytest" block (comments dropped)."""
+    import re
+
+    section = (ROOT / "README.md").read_text().split("\n### Local tests with pytest\n", 1)[1]
+    block = re.search(r"```bash\n(.+?)\n```", section, re.S).group(1)
+    return [line.split("#", 1)[0].strip() for line in block.splitlines()]
+
+
 def reference_source(assignment: str) -> str:
     return project.solution_path(assignment).read_text()
 

@@ -21,7 +21,7 @@ import pytest
 
 from autograder import project
 from autograder.students import handout, notebooks, wheel
-from tests.helpers import readme_student_commands, reference_source
+from tests.helpers import readme_pytest_commands, readme_student_commands, reference_source
 
 pytestmark = pytest.mark.slow
 
@@ -104,6 +104,32 @@ def test_the_readme_recipe_checks_the_stub_and_the_reference(student, tmp_path):
                           timeout=600)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "FAIL" not in done.stdout and "public " in done.stdout
+
+
+def test_the_readme_pytest_recipe_runs_the_checks_one_test_per_part(student):
+    """The README's pytest lines, as written, in the student's environment: pytest installed
+    beside the wheel finds the checks through its entry point, one test per part."""
+    import xml.etree.ElementTree as ET
+
+    cd, install, *runs = readme_pytest_commands()
+    assert cd == "cd student_template"
+    done = subprocess.run(["bash", "-c", install], cwd=student.work, env=student.env(), capture_output=True,
+                          text=True, timeout=PIP_TIMEOUT)
+    assert done.returncode == 0, done.stderr[-3000:]
+    (student.work / f"{LR}.py").write_text(reference_source(LR))
+    try:
+        junit = next(line for line in runs if "--junitxml" in line)
+        ran = subprocess.run(["bash", "-c", junit + f" {LR}.py"], cwd=student.work, env=student.env(),
+                             capture_output=True, text=True, timeout=600)
+        assert ran.returncode == 0, ran.stdout[-3000:] + ran.stderr[-3000:]
+        xml = student.work / junit.split("--junitxml=", 1)[1].split()[0]
+        cases = [c.get("name") for c in ET.parse(xml).getroot().iter("testcase") if c.find("skipped") is None]
+        assert sorted(cases) == sorted(p.name for p in project.load_assignment(LR).parts)
+        every = subprocess.run(["bash", "-c", runs[0]], cwd=student.work, env=student.env(), capture_output=True,
+                               text=True, timeout=600)
+        assert every.returncode == 1 and "not_implemented" in every.stdout  # the other stubs fail
+    finally:
+        shutil.copyfile(notebooks.stub_path(LR), student.work / f"{LR}.py")
 
 
 def _run_notebook(student: Student, nb, folder: Path) -> nbformat.NotebookNode:
