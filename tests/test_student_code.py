@@ -357,7 +357,7 @@ def test_the_worker_sees_the_package_but_not_the_checkout_nor_other_processes(sa
             except OSError as exc:
                 RESULT[path] = type(exc).__name__
         RESULT["readme"] = open({root + '/README.md'!r}).read(100)
-        if os.path.isfile({root + '/.git'!r}):  # a git worktree: .git is a file naming the repository
+        if not os.path.isdir({root + '/.git'!r}):  # a git worktree: .git is a file naming the repository
             RESULT[{root + '/.git'!r}] = open({root + '/.git'!r}).read() or "empty"
         RESULT["grader"] = os.path.exists("/proc/{os.getpid()}")
         RESULT["others"] = [p for p in os.listdir("/proc") if p.isdigit() and p != str(os.getpid())]
