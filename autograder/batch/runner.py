@@ -107,6 +107,10 @@ def run_batch(assignment: str, submissions: str | Path, *, out: str | Path, work
     wall-clock seconds per submission (default ``grade.SUBMISSION_TIMEOUT``; a lent pool keeps its own).
     A grader error is recorded once and final on resume unless ``retry_errors``. Entries that are
     not submissions (links, unrecognised names) are listed in the summary and the gradebook.
+
+    The steps, in order: open the log (refusing a second runner), discover, skip what is done,
+    grade (:class:`_Recorder` logs each verdict), export (:func:`_export`). They stay in one
+    function because the log's lock and the pool are released in one ``finally``.
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -128,28 +132,9 @@ def run_batch(assignment: str, submissions: str | Path, *, out: str | Path, work
         if limit is not None:
             todo = todo[:limit]
 
-        counts = {"graded": 0, "failures": 0, "grader_errors": 0}
         bar = _progress(len(found.items), skipped, progress)
-        bar_lock = threading.Lock()
-
-        host = socket.gethostname()
-
-        def on_record(item: Item, verdict: dict) -> None:
-            record = {"id": item.id, "sha256": item.sha256, **verdict,
-                      "students": [s.to_plain() for s in item.students], "meta": item.meta,
-                      "source": _relative(item.path, found.root), "host": verdict.get("host") or host,
-                      "graded_at": round(time.time(), 3)}
-            if record["grader_version"] != version:
-                raise BatchError(f"a worker graded with {record['grader_version']}, this run is {version}: "
-                                 f"the cluster has different assignment, reference or seed files")
-            log.append(record)  # fsynced: from here on the submission is done (its feedback
-            # files, like the gradebook, are written from the log once grading ends)
-            with bar_lock:
-                counts["graded"] += 1
-                counts["failures"] += is_failure(record)
-                counts["grader_errors"] += record.get("status") == GRADER_ERROR
-                bar.set_postfix(failures=counts["failures"], refresh=False)
-                bar.update(1)
+        on_record = _Recorder(log, found, version, bar)
+        counts = on_record.counts
 
         t_grade = time.perf_counter()
         if todo:
@@ -169,19 +154,7 @@ def run_batch(assignment: str, submissions: str | Path, *, out: str | Path, work
         bar.close()
 
         t_write = time.perf_counter()
-        keys = {i.id: i.sha256 for i in found.items}
-        records = current_records(log.records, version, keys)
-        finished = {r["id"] for r in records if r.get("status") in (DONE, GRADER_ERROR)}
-        missing = [i.id for i in found.items if i.id not in finished]
-        part_names = [p.name for p in spec.parts]
-        not_graded = [gradebook.skipped_record(sid, entry, found.reasons[entry], spec.max_score)
-                      for entry, sid in found.skipped_ids().items()]
-        gradebook.export(out, records, part_names, skipped=not_graded)
-        report = classreport.write(
-            out, records, title=f"{spec.title} ({spec.id})",
-            parts=[(p.name, float(p.points)) for p in spec.parts], max_score=float(spec.max_score),
-            stats={"grader version": version, "layout": found.layout},
-        )
+        records, report, missing = _export(out, log, found, spec, version)
         writing = time.perf_counter() - t_write
         return BatchSummary(
             out=out, total=len(found.items), graded=counts["graded"], skipped=skipped,
@@ -196,6 +169,55 @@ def run_batch(assignment: str, submissions: str | Path, *, out: str | Path, work
         if own_pool is not None:
             own_pool.close()
         log.close()
+
+
+
+class _Recorder:
+    """What the pool calls with each verdict: the full record is appended to the log (fsynced:
+    from then on the submission is done; its feedback files, like the gradebook, are written
+    from the log once grading ends), counted, and shown on the progress bar. Called from the
+    pool's threads."""
+
+    def __init__(self, log: ResultsLog, found, version: str, bar):
+        self.log, self.found, self.version, self.bar = log, found, version, bar
+        self.counts = {"graded": 0, "failures": 0, "grader_errors": 0}
+        self._lock = threading.Lock()
+        self._host = socket.gethostname()
+
+    def __call__(self, item: Item, verdict: dict) -> None:
+        record = {"id": item.id, "sha256": item.sha256, **verdict,
+                  "students": [s.to_plain() for s in item.students], "meta": item.meta,
+                  "source": _relative(item.path, self.found.root), "host": verdict.get("host") or self._host,
+                  "graded_at": round(time.time(), 3)}
+        if record["grader_version"] != self.version:
+            raise BatchError(f"a worker graded with {record['grader_version']}, this run is {self.version}: "
+                             f"the cluster has different assignment, reference or seed files")
+        self.log.append(record)
+        with self._lock:
+            self.counts["graded"] += 1
+            self.counts["failures"] += is_failure(record)
+            self.counts["grader_errors"] += record.get("status") == GRADER_ERROR
+            self.bar.set_postfix(failures=self.counts["failures"], refresh=False)
+            self.bar.update(1)
+
+
+def _export(out: Path, log: ResultsLog, found, spec, version: str) -> tuple[list[dict], Path, list[str]]:
+    """The gradebook, feedback files and class report, rebuilt from the log's current records
+    (plus a row for every entry that is not a submission); returns the records, the report's
+    path and the ids of submissions with no finished record."""
+    keys = {i.id: i.sha256 for i in found.items}
+    records = current_records(log.records, version, keys)
+    finished = {r["id"] for r in records if r.get("status") in (DONE, GRADER_ERROR)}
+    missing = [i.id for i in found.items if i.id not in finished]
+    not_graded = [gradebook.skipped_record(sid, entry, found.reasons[entry], spec.max_score)
+                  for entry, sid in found.skipped_ids().items()]
+    gradebook.export(out, records, [p.name for p in spec.parts], skipped=not_graded)
+    report = classreport.write(
+        out, records, title=f"{spec.title} ({spec.id})",
+        parts=[(p.name, float(p.points)) for p in spec.parts], max_score=float(spec.max_score),
+        stats={"grader version": version, "layout": found.layout},
+    )
+    return records, report, missing
 
 
 def student_key(item: Item) -> str:

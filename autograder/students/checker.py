@@ -53,7 +53,8 @@ def source_from_namespace(namespace: dict, functions: list[str]) -> str:
     """Python source equivalent to the notebook's definitions of ``functions``: the cells that
     defined them and, transitively, the notebook functions they use (in execution order), plus
     imports and simple constants they refer to, as notebook cells (see
-    :func:`autograder.load.split_cells`). Calls of ``check`` are left out."""
+    :func:`autograder.load.split_cells`). Calls of ``check`` are left out. One piece: the cells
+    found, their order in the kernel's history and the names they leave unbound are one walk."""
     import ast
 
     pending = [namespace[n] for n in functions if isinstance(namespace.get(n), types.FunctionType)]
