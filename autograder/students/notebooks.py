@@ -98,9 +98,13 @@ def setup_source(assignment_id: str, other: list[str], install: str | None = Non
     target = f'"{install}"' if install else GLOB
     return "\n".join([
         "# Run this cell first. Where the checker is missing (Colab, a fresh JupyterHub server), it installs it.",
-        "import importlib.util",
-        'if importlib.util.find_spec("autograder") is None:',
+        "import importlib, sys",
+        "try:",
+        "    import autograder.notebook",
+        "except ImportError:",
         f"    %pip install -q {target}",
+        '    sys.modules.pop("autograder", None)  # a leftover folder may have been taken for the package',
+        "    importlib.invalidate_caches()",
         *other,
         "from autograder.notebook import checker",
         "",
