@@ -91,8 +91,14 @@ def detect_values(got: np.ndarray, expected: np.ndarray, *, batch: int | None,
     if expected.size == 1:  # one number is always a multiple of another: only a size explains it
         factor = constant_factor(got, expected, sizes)
     if factor is not None and abs(factor - 1) > 1e-3 and abs(factor) > 1e-8:
-        return "scaled_const", {"factor": f"factor {factor:.2g}"}
+        return "scaled_const", factor_fields(factor)
     return None
+
+
+def factor_fields(factor: float | None) -> dict:
+    """The sentence field naming a measured factor, to two significant digits (on hidden cases
+    more digits of a steered factor could spell out an input); {} when none was measured."""
+    return {} if factor is None else {"factor": f"factor {factor:.2g}"}
 
 
 #: Constants a mistake puts into a result: a 2 from differentiating a square, a 1/2 dropped...
@@ -232,7 +238,7 @@ def most_specific(v: Verdict, part: Part, case: Case, call: CallResult,
     dims = case.dims or {}
     if code == "scaled_const":  # a modelled constant: name the factor when the whole result has one
         factor = constant_factor(got, expected[v.output], tuple(dims.values()))
-        return code, {"factor": f"factor {factor:.2g}"} if factor is not None else {}
+        return code, factor_fields(factor)
     if code:
         return code, {}
     found = detect_values(got, expected[v.output], batch=dims.get("N"), sizes=tuple(dims.values()))
